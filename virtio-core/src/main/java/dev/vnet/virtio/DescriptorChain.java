@@ -1,0 +1,202 @@
+package dev.vnet.virtio;
+
+import dev.vnet.spi.SegmentList;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+
+/**
+ * One available descriptor chain, already walked and validated by {@link Virtqueue#pop}: its
+ * device-readable ranges first, then its device-writable ranges (virtio 1.2, 2.7.4.2), each resolved to
+ * a guest RAM segment and offset. Reads see only the readable part and writes reach only the writable
+ * part, whatever the descriptor layout, direct or indirect.
+ *
+ * <p>Reusable: a worker keeps one (or a few) per queue and {@code pop} refills it, so a packet costs no
+ * allocation. Zero-length descriptors are accepted and contribute no range (policy: they count towards
+ * the chain-length limit but are otherwise ignored). Not thread-safe.
+ */
+public final class DescriptorChain {
+
+    private final MemorySegment[] segments;
+    private final long[] offsets;
+    private final long[] lengths;
+    private int ranges;
+    private int readableRanges;
+    private long readableLength;
+    private long writableLength;
+    private int head = -1;
+    private int descriptors;
+
+    /** @param capacity the most descriptors a chain may have: the queue size */
+    public DescriptorChain(int capacity) {
+        segments = new MemorySegment[capacity];
+        offsets = new long[capacity];
+        lengths = new long[capacity];
+    }
+
+    // ---- filled by Virtqueue ----
+
+    void reset(int head) {
+        this.head = head;
+        ranges = 0;
+        readableRanges = 0;
+        readableLength = 0;
+        writableLength = 0;
+        descriptors = 0;
+    }
+
+    int capacity() {
+        return segments.length;
+    }
+
+    int descriptors() {
+        return descriptors;
+    }
+
+    /** Records one descriptor (its range if non-empty); the caller has checked order and bounds. */
+    void append(MemorySegment segment, long offset, long length, boolean writable) {
+        descriptors++;
+        if (length == 0) {
+            return;
+        }
+        segments[ranges] = segment;
+        offsets[ranges] = offset;
+        lengths[ranges] = length;
+        ranges++;
+        if (writable) {
+            writableLength += length;
+        } else {
+            readableRanges = ranges;
+            readableLength += length;
+        }
+    }
+
+    // ---- public view ----
+
+    /** The head descriptor index, which goes back in the used ring. */
+    public int head() {
+        return head;
+    }
+
+    /** Number of descriptors walked (direct and inside an indirect table, zero-length included). */
+    public int descriptorCount() {
+        return descriptors;
+    }
+
+    /** Total bytes the device may read (at most 2^32 - 1: longer chains are refused). */
+    public long readableLength() {
+        return readableLength;
+    }
+
+    /** Total bytes the device may write (at most 2^32 - 1). */
+    public long writableLength() {
+        return writableLength;
+    }
+
+    /**
+     * Gathers {@code length} readable bytes starting {@code position} bytes into the readable part.
+     *
+     * @return bytes copied, fewer when the readable part ends first
+     */
+    public long read(long position, MemorySegment dst, long dstOffset, long length) {
+        long done = 0;
+        for (int i = 0; i < readableRanges && done < length; i++) {
+            long len = lengths[i];
+            if (position >= len) {
+                position -= len;
+                continue;
+            }
+            long n = Math.min(len - position, length - done);
+            MemorySegment.copy(segments[i], offsets[i] + position, dst, dstOffset + done, n);
+            done += n;
+            position = 0;
+        }
+        return done;
+    }
+
+    /**
+     * Scatters {@code length} bytes of {@code src} into the writable part, starting {@code position}
+     * bytes in.
+     *
+     * @return bytes copied, fewer when the writable part ends first
+     */
+    public long write(long position, MemorySegment src, long srcOffset, long length) {
+        long done = 0;
+        for (int i = readableRanges; i < ranges && done < length; i++) {
+            long len = lengths[i];
+            if (position >= len) {
+                position -= len;
+                continue;
+            }
+            long n = Math.min(len - position, length - done);
+            MemorySegment.copy(src, srcOffset + done, segments[i], offsets[i] + position, n);
+            done += n;
+            position = 0;
+        }
+        return done;
+    }
+
+    /** Little-endian unsigned value of {@code size} (1..8) readable bytes at {@code position}; -1 past the end. */
+    public long readLittleEndian(long position, int size) {
+        if (position < 0 || position + size > readableLength) {
+            return -1;
+        }
+        long value = 0;
+        for (int k = 0; k < size; k++) {
+            value |= (long) (byteAt(0, readableRanges, position + k) & 0xFF) << (8 * k);
+        }
+        return value;
+    }
+
+    /** Writes the {@code size} (1..8) low bytes of {@code value}, little-endian, at writable {@code position}. */
+    public boolean writeLittleEndian(long position, int size, long value) {
+        if (position < 0 || position + size > writableLength) {
+            return false;
+        }
+        for (int k = 0; k < size; k++) {
+            long p = position + k;
+            for (int i = readableRanges; i < ranges; i++) {
+                if (p < lengths[i]) {
+                    segments[i].set(ValueLayout.JAVA_BYTE, offsets[i] + p, (byte) (value >>> (8 * k)));
+                    break;
+                }
+                p -= lengths[i];
+            }
+        }
+        return true;
+    }
+
+    /** Appends the readable ranges after the first {@code skip} bytes to {@code out}; false if it fills up. */
+    public boolean readableRanges(SegmentList out, long skip) {
+        return addRanges(out, 0, readableRanges, skip);
+    }
+
+    /** Appends the writable ranges after the first {@code skip} bytes to {@code out}; false if it fills up. */
+    public boolean writableRanges(SegmentList out, long skip) {
+        return addRanges(out, readableRanges, ranges, skip);
+    }
+
+    private boolean addRanges(SegmentList out, int from, int to, long skip) {
+        for (int i = from; i < to; i++) {
+            long len = lengths[i];
+            if (skip >= len) {
+                skip -= len;
+                continue;
+            }
+            if (!out.add(segments[i], offsets[i] + skip, len - skip)) {
+                return false;
+            }
+            skip = 0;
+        }
+        return true;
+    }
+
+    private byte byteAt(int from, int to, long position) {
+        for (int i = from; i < to; i++) {
+            if (position < lengths[i]) {
+                return segments[i].get(ValueLayout.JAVA_BYTE, offsets[i] + position);
+            }
+            position -= lengths[i];
+        }
+        throw new IndexOutOfBoundsException();
+    }
+}
