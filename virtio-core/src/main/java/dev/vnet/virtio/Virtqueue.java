@@ -374,6 +374,19 @@ public final class Virtqueue {
         return Short.toUnsignedInt((short) U16_HANDLE.getAcquire(avail, availBase + 2));
     }
 
+    /**
+     * Resumes a queue whose indexes did not start at 0 (vhost-user {@code SET_VRING_BASE}, migration):
+     * the next pop reads slot {@code nextAvail}, and the used index continues from the used.idx already
+     * in guest memory.
+     */
+    public void restoreIndexes(int nextAvail) {
+        lastAvail = nextAvail & 0xFFFF;
+        shadowAvail = lastAvail;
+        nextUsed = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, usedBase + 2));
+        publishedUsed = nextUsed;
+        signalledValid = false;
+    }
+
     /** The next slot to pop, for tests and diagnostics. */
     public int lastAvailIndex() {
         return lastAvail;
