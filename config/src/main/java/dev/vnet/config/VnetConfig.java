@@ -1,0 +1,298 @@
+package dev.vnet.config;
+
+import com.typesafe.config.Config;
+import com.typesafe.config.ConfigException;
+import com.typesafe.config.ConfigFactory;
+import com.typesafe.config.ConfigObject;
+import com.typesafe.config.ConfigParseOptions;
+import com.typesafe.config.ConfigValue;
+import com.typesafe.config.ConfigValueType;
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.ArrayList;
+import java.util.HashSet;
+import java.util.LinkedHashMap;
+import java.util.List;
+import java.util.Map;
+import java.util.Set;
+import java.util.TreeSet;
+import java.util.regex.Pattern;
+
+/**
+ * The validated form of a vnet HOCON file: the devices to build. {@link #load} reads every device,
+ * checks every key against {@code reference.conf}'s rules and reports all problems at once in a
+ * {@link VnetConfigException}, each naming its HOCON path, the bad value and what is allowed.
+ */
+public record VnetConfig(List<DeviceSpec> devices) {
+
+    private static final Pattern ID = Pattern.compile("[a-zA-Z0-9_.-]{1,32}");
+    private static final Set<String> DEVICE_KEYS = Set.of("id", "type", "transport", "queue-pairs", "rx-queue-size",
+            "tx-queue-size", "ctrl-queue-size", "mac", "mtu", "speed", "duplex", "features", "backend");
+    private static final Set<String> TRANSPORT_KEYS = Set.of("type", "slot", "function");
+
+    public VnetConfig {
+        devices = List.copyOf(devices);
+    }
+
+    /** The embedded default: {@code reference.conf} plus one loopback device {@code net0}. */
+    public static VnetConfig defaults() {
+        return parse("vnet.devices = [ { id = net0 } ]");
+    }
+
+    /** Reads a HOCON file over {@code reference.conf}. */
+    public static VnetConfig load(Path file) {
+        if (!Files.isReadable(file)) {
+            throw new VnetConfigException(List.of(new ConfigProblem("(file)", file.toString(), "a readable HOCON file")));
+        }
+        try {
+            return load(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)));
+        } catch (ConfigException e) {
+            throw new VnetConfigException(List.of(new ConfigProblem("(file)", e.getMessage(), "valid HOCON syntax")));
+        }
+    }
+
+    /** Reads HOCON text over {@code reference.conf}. */
+    public static VnetConfig parse(String hocon) {
+        try {
+            return load(ConfigFactory.parseString(hocon));
+        } catch (ConfigException.Parse e) {
+            throw new VnetConfigException(List.of(new ConfigProblem("(text)", e.getMessage(), "valid HOCON syntax")));
+        }
+    }
+
+    /** Validates {@code config} layered over {@code reference.conf}. */
+    public static VnetConfig load(Config config) {
+        Config root;
+        try {
+            root = config.withFallback(ConfigFactory.defaultReference(VnetConfig.class.getClassLoader())).resolve();
+        } catch (ConfigException e) {
+            throw new VnetConfigException(List.of(new ConfigProblem("(substitution)", e.getMessage(),
+                    "resolvable ${...} references")));
+        }
+        Reader r = new Reader();
+        List<DeviceSpec> devices = r.devices(root);
+        if (!r.problems.isEmpty()) {
+            throw new VnetConfigException(r.problems);
+        }
+        return new VnetConfig(devices);
+    }
+
+    /** Collects problems instead of stopping at the first. */
+    private static final class Reader {
+        final List<ConfigProblem> problems = new ArrayList<>();
+
+        List<DeviceSpec> devices(Config root) {
+            Config defaults = root.getConfig("vnet.device-defaults");
+            List<DeviceSpec> out = new ArrayList<>();
+            ConfigValue list = root.getValue("vnet.devices");
+            if (list.valueType() != ConfigValueType.LIST) {
+                problem("vnet.devices", list, "a list of device objects");
+                return out;
+            }
+            List<? extends ConfigValue> entries = root.getList("vnet.devices");
+            Set<String> ids = new HashSet<>();
+            Map<String, String> slots = new LinkedHashMap<>();
+            for (int i = 0; i < entries.size(); i++) {
+                String path = "vnet.devices[" + i + "]";
+                ConfigValue entry = entries.get(i);
+                if (entry.valueType() != ConfigValueType.OBJECT) {
+                    problem(path, entry, "a device object");
+                    continue;
+                }
+                Config device = ((ConfigObject) entry).toConfig().withFallback(defaults);
+                DeviceSpec spec = device(path, device);
+                if (spec == null) {
+                    continue;
+                }
+                if (!ids.add(spec.id())) {
+                    problems.add(new ConfigProblem(path + ".id", quote(spec.id()), "an id no other device uses"));
+                }
+                if (spec.transport().slot() != TransportSpec.AUTO_SLOT) {
+                    String where = spec.transport().slot() + "." + spec.transport().function();
+                    String other = slots.putIfAbsent(where, path);
+                    if (other != null) {
+                        problems.add(new ConfigProblem(path + ".transport.slot", where,
+                                "a slot.function not already used by " + other));
+                    }
+                }
+                out.add(spec);
+            }
+            return out;
+        }
+
+        DeviceSpec device(String path, Config c) {
+            int before = problems.size();
+            unknownKeys(path, c.root(), DEVICE_KEYS);
+            String id = c.hasPath("id") ? string(c, path, "id") : null;
+            if (id == null && !c.hasPath("id")) {
+                problems.add(new ConfigProblem(path + ".id", "(missing)", "a device id matching " + ID.pattern()));
+            } else if (id != null && !ID.matcher(id).matches()) {
+                problems.add(new ConfigProblem(path + ".id", quote(id), "a device id matching " + ID.pattern()));
+            }
+            String type = string(c, path, "type");
+            TransportSpec transport = transport(path + ".transport", c);
+            int pairs = intIn(c, path, "queue-pairs", 1, 256, "an integer 1..256");
+            int rx = powerOfTwo(c, path, "rx-queue-size", 64, 32768);
+            int tx = powerOfTwo(c, path, "tx-queue-size", 64, 32768);
+            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", 16, 32768);
+            MacAddress mac = mac(c, path, id);
+            int mtu = intIn(c, path, "mtu", 68, 65535, "an integer 68..65535");
+            int speed = intIn(c, path, "speed", -1, Integer.MAX_VALUE, "-1 (unknown) or 0..2147483647 Mbit/s");
+            Duplex duplex = duplex(c, path);
+            Map<String, Boolean> features = features(c, path + ".features");
+            if (pairs > 1 && Boolean.FALSE.equals(features.get("mq"))) {
+                problems.add(new ConfigProblem(path + ".queue-pairs", String.valueOf(pairs),
+                        "1 while features.mq is false"));
+            }
+            BackendSpec backend = backend(c, path + ".backend");
+            if (problems.size() != before) {
+                return null;
+            }
+            return new DeviceSpec(id, path, type, transport, pairs, rx, tx, ctrl, mac, mtu, speed, duplex, features,
+                    backend);
+        }
+
+        TransportSpec transport(String path, Config device) {
+            if (!isObject(device, "transport", path)) {
+                return null;
+            }
+            Config t = device.getConfig("transport");
+            unknownKeys(path, t.root(), TRANSPORT_KEYS);
+            String type = string(t, path, "type");
+            int slot = TransportSpec.AUTO_SLOT;
+            ConfigValue v = t.getValue("slot");
+            if (!(v.valueType() == ConfigValueType.STRING && "auto".equals(v.unwrapped()))) {
+                slot = intIn(t, path, "slot", 1, 31, "auto or an integer 1..31");
+            }
+            int function = intIn(t, path, "function", 0, 7, "an integer 0..7");
+            return new TransportSpec(type, slot, function);
+        }
+
+        MacAddress mac(Config c, String path, String id) {
+            String text = string(c, path, "mac");
+            if (text == null) {
+                return null;
+            }
+            if (text.equals("auto")) {
+                return id == null ? null : MacAddress.derive(id);
+            }
+            MacAddress mac = MacAddress.parse(text);
+            if (mac == null || mac.isMulticast() || text.equals("00:00:00:00:00:00")) {
+                problems.add(new ConfigProblem(path + ".mac", quote(text),
+                        "auto or a unicast MAC such as \"52:54:00:12:34:56\""));
+                return null;
+            }
+            return mac;
+        }
+
+        Duplex duplex(Config c, String path) {
+            String text = string(c, path, "duplex");
+            if (text == null) {
+                return null;
+            }
+            try {
+                return Duplex.valueOf(text.toUpperCase(java.util.Locale.ROOT));
+            } catch (IllegalArgumentException e) {
+                problems.add(new ConfigProblem(path + ".duplex", quote(text), "full, half or unknown"));
+                return null;
+            }
+        }
+
+        Map<String, Boolean> features(Config device, String path) {
+            Map<String, Boolean> out = new LinkedHashMap<>();
+            if (!isObject(device, "features", path)) {
+                return out;
+            }
+            Config f = device.getConfig("features");
+            unknownKeys(path, f.root(), Set.copyOf(FeatureSwitches.NAMES));
+            for (String name : FeatureSwitches.NAMES) {
+                ConfigValue v = f.root().get(name);
+                if (v == null || v.valueType() != ConfigValueType.BOOLEAN) {
+                    problems.add(new ConfigProblem(path + "." + name, render(v), "true or false"));
+                    continue;
+                }
+                out.put(name, (Boolean) v.unwrapped());
+            }
+            if (Boolean.FALSE.equals(out.get("version-1"))) {
+                problems.add(new ConfigProblem(path + ".version-1", "false",
+                        "true: the virtio-pci modern transport requires VIRTIO_F_VERSION_1"));
+            }
+            return out;
+        }
+
+        BackendSpec backend(Config device, String path) {
+            if (!isObject(device, "backend", path)) {
+                return null;
+            }
+            Config b = device.getConfig("backend");
+            String type = string(b, path, "type");
+            Map<String, Object> options = new LinkedHashMap<>(b.root().unwrapped());
+            options.remove("type");
+            return type == null ? null : new BackendSpec(type, path, options);
+        }
+
+        // ---- primitives ----
+
+        boolean isObject(Config c, String key, String path) {
+            if (!c.hasPath(key) || c.getValue(key).valueType() != ConfigValueType.OBJECT) {
+                problems.add(new ConfigProblem(path, render(c.hasPath(key) ? c.getValue(key) : null), "an object"));
+                return false;
+            }
+            return true;
+        }
+
+        String string(Config c, String path, String key) {
+            ConfigValue v = c.hasPath(key) ? c.getValue(key) : null;
+            if (v == null || v.valueType() != ConfigValueType.STRING || ((String) v.unwrapped()).isBlank()) {
+                if (!"id".equals(key) || v != null) {
+                    problems.add(new ConfigProblem(path + "." + key, render(v), "a non-empty string"));
+                }
+                return null;
+            }
+            return (String) v.unwrapped();
+        }
+
+        int intIn(Config c, String path, String key, long min, long max, String allowed) {
+            ConfigValue v = c.hasPath(key) ? c.getValue(key) : null;
+            if (v != null && v.valueType() == ConfigValueType.NUMBER) {
+                Number n = (Number) v.unwrapped();
+                if (n.doubleValue() == n.longValue() && n.longValue() >= min && n.longValue() <= max) {
+                    return (int) n.longValue();
+                }
+            }
+            problems.add(new ConfigProblem(path + "." + key, render(v), allowed));
+            return 0;
+        }
+
+        int powerOfTwo(Config c, String path, String key, int min, int max) {
+            String allowed = "a power of two " + min + ".." + max;
+            int before = problems.size();
+            int n = intIn(c, path, key, min, max, allowed);
+            if (problems.size() == before && Integer.bitCount(n) != 1) {
+                problems.add(new ConfigProblem(path + "." + key, String.valueOf(n), allowed));
+            }
+            return n;
+        }
+
+        void unknownKeys(String path, ConfigObject object, Set<String> allowed) {
+            for (String key : object.keySet()) {
+                if (!allowed.contains(key)) {
+                    problems.add(new ConfigProblem(path + "." + key, render(object.get(key)),
+                            "no such key; known keys: " + String.join(", ", new TreeSet<>(allowed))));
+                }
+            }
+        }
+
+        void problem(String path, ConfigValue v, String allowed) {
+            problems.add(new ConfigProblem(path, render(v), allowed));
+        }
+
+        static String render(ConfigValue v) {
+            return v == null ? "(missing)" : v.render(com.typesafe.config.ConfigRenderOptions.concise());
+        }
+
+        static String quote(String s) {
+            return "\"" + s + "\"";
+        }
+    }
+}
