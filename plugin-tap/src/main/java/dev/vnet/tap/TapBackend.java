@@ -315,8 +315,8 @@ public final class TapBackend implements NetBackend {
      * {@inheritDoc}
      *
      * <p>Attaches the newly wanted queues first, then detaches the rest, so the interface never has none.
-     * A detached queue's {@link BackendQueue#read} and {@link BackendQueue#write} fail with
-     * {@code EBADFD}.
+     * The kernel sends nothing to a detached queue (its {@link BackendQueue#read} returns 0 and its
+     * listener stays quiet); a device should not write to it either.
      *
      * @throws IllegalArgumentException unless {@code 1 <= pairs <= maxQueuePairs()}
      */

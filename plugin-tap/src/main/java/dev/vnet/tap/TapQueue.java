@@ -96,7 +96,9 @@ final class TapQueue implements BackendQueue, Runnable {
      * {@inheritDoc}
      *
      * <p>{@code buffers} must hold at least the 12-byte vnet header (the kernel refuses smaller reads
-     * with {@code EINVAL} and drops the frame) and consist of native segments.
+     * with {@code EINVAL} and drops the frame) and consist of native segments. The kernel writes the
+     * 10-byte {@code virtio_net_hdr} and zeroes (recent kernels) or skips (older ones) the last two
+     * bytes, {@code num_buffers}: the device fills that field itself.
      */
     @Override
     public int read(SegmentList buffers) {

@@ -27,6 +27,8 @@ final class Wire implements ReadinessListener, AutoCloseable {
     final SegmentList rx = new SegmentList(256);
     final Semaphore[] readable;
     final Semaphore[] writable;
+    /** Released on every readable call, whatever the queue. */
+    final Semaphore anyReadable = new Semaphore(0);
     final AtomicInteger readableCalls = new AtomicInteger();
     final AtomicInteger writableCalls = new AtomicInteger();
 
@@ -43,6 +45,7 @@ final class Wire implements ReadinessListener, AutoCloseable {
     public void readable(int queue) {
         readableCalls.incrementAndGet();
         readable[queue].release();
+        anyReadable.release();
     }
 
     @Override
