@@ -110,14 +110,22 @@ public final class TapBackend implements NetBackend {
                 }
             }
             TapBackend backend = new TapBackend(ifname, supported, queueCount > 1, fds, eventFds, arena);
-            for (TapQueue queue : backend.queues) {
-                queue.start();
+            try {
+                for (TapQueue queue : backend.queues) {
+                    queue.start();
+                }
+            } catch (RuntimeException | Error e) {
+                backend.close(); // stops the threads that did start, closes every fd and the arena
+                throw e;
             }
             LOG.info("tap {}: {} queue pair{}, {}, offloads the kernel accepts: {}", ifname, queueCount,
                     queueCount == 1 ? "" : "s", handedIn ? "fds handed in" : options.mode().name().toLowerCase(),
                     Offloads.toString(supported));
             return backend;
         } catch (RuntimeException | Error e) {
+            if (!arena.scope().isAlive()) {
+                throw e; // the backend existed and closed itself
+            }
             for (int i = 0; i < queueCount; i++) {
                 if (!handedIn) { // handed-in fds stay the host's until open succeeds
                     Libc.closeQuietly(state, fds[i]);
@@ -411,6 +419,11 @@ public final class TapBackend implements NetBackend {
             LOG.warn("tap {}: native memory still in use at close (a worker is inside a call)", ifname);
         }
         LOG.debug("tap {}: closed", ifname);
+    }
+
+    @Override
+    public String toString() {
+        return "TapBackend[" + ifname + ", " + queues.length + " queue pair" + (queues.length == 1 ? "" : "s") + "]";
     }
 
     // ---- for the queues ----

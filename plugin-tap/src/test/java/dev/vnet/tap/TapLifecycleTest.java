@@ -23,6 +23,7 @@ import static dev.vnet.tap.TapTrafficTest.GUEST_MAC;
 import static dev.vnet.tap.TapTrafficTest.NS_IP;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
+import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 /** EAGAIN and readiness, closing under a waiting poll thread, and fd accounting. */
 @Timeout(60)
@@ -51,6 +52,86 @@ class TapLifecycleTest {
             assertThat(q.read(wire.rxBuffers(2048))).isZero();
             assertThat(wire.readableCalls.get()).isEqualTo(1);
         }
+    }
+
+    /**
+     * A write finds the socket buffer full: the TAP is a bridge port next to a veth whose tbf
+     * qdisc holds flooded frames, which stay charged to the TAP's socket (sndbuf 4 KiB) until tbf lets
+     * them go, and then the kernel reports POLLOUT.
+     */
+    @Test
+    void eagainWriteWithASmallSndbufReturnsFalseAndWritableFires() throws Exception {
+        try (NetNs ns = NetNs.create(); Wire wire = new Wire(1);
+                TapBackend tap = TapBackend.open(Map.of("ifname", NetNs.randomIfname(), "sndbuf", 4096), 1)) {
+            tap.setReadinessListener(wire);
+            String name = tap.ifname();
+            NetNs.run("ip", "link", "set", name, "netns", ns.name);
+            ns.ip("link", "add", "br0", "type", "bridge");
+            ns.ip("link", "add", "d0", "type", "veth", "peer", "name", "d1");
+            ns.ip("link", "set", name, "master", "br0");
+            ns.ip("link", "set", "d0", "master", "br0");
+            for (String link : new String[] {"br0", "d0", "d1", name}) {
+                ns.ip("link", "set", link, "up");
+            }
+            NetNs.run("tc", "-n", ns.name, "qdisc", "add", "dev", "d0", "root", "tbf", "rate", "200kbit", "burst",
+                    "1600", "latency", "5s");
+            // To a MAC nobody has: the bridge floods it to d0.
+            byte[] frame = concat(vnetHdr(0, 0, 0, 0, 0, 0),
+                    Packets.eth(mac("02:00:00:00:09:09"), mac(GUEST_MAC), 0x88b5, Packets.payload(1000, 1)));
+            BackendQueue q = tap.queue(0);
+            int sent = 0;
+            while (sent < 200 && wire.send(q, frame)) {
+                sent++;
+            }
+            assertThat(sent).as("writes before EAGAIN").isLessThan(200);
+            assertThat(wire.writable[0].tryAcquire(10, TimeUnit.SECONDS)).as("writable(0) after EAGAIN").isTrue();
+            assertThat(wire.writableCalls.get()).isEqualTo(1);
+            assertThat(wire.send(q, frame)).isTrue();
+        }
+    }
+
+    @Test
+    void readvAndWritevPathsAllocateNothingPerFrame() {
+        var threads = (com.sun.management.ThreadMXBean) java.lang.management.ManagementFactory.getThreadMXBean();
+        assumeTrue(threads.isThreadAllocatedMemorySupported(), "no per-thread allocation counter");
+        try (NetNs ns = NetNs.create(); Wire wire = new Wire(1);
+                TapBackend tap = TapBackend.open(Map.of("ifname", NetNs.randomIfname()), 1)) {
+            tap.setReadinessListener(wire);
+            NetNs.run("ip", "link", "set", tap.ifname(), "netns", ns.name);
+            ns.ip("link", "set", tap.ifname(), "up");
+            BackendQueue q = tap.queue(0);
+            // To a MAC nobody has, with an unused ethertype: the kernel drops it, nothing comes back.
+            byte[] frame = concat(vnetHdr(0, 0, 0, 0, 0, 0),
+                    Packets.eth(mac("02:00:00:00:09:09"), mac(GUEST_MAC), 0x88b5, Packets.payload(200, 1)));
+            dev.vnet.spi.SegmentList tx = wire.txFrame(frame, 64);
+            dev.vnet.spi.SegmentList rx = wire.rxBuffers(2048);
+            // The JDK's downcall stubs allocate until C2 compiles them (seconds on a busy machine), so run
+            // rounds until one allocates (almost) nothing; our own per-frame code must never allocate.
+            long tid = Thread.currentThread().threadId();
+            long deadline = System.nanoTime() + TimeUnit.SECONDS.toNanos(30);
+            long allocated;
+            int rounds = 0;
+            do {
+                long before = threads.getThreadAllocatedBytes(tid);
+                int written = pump(q, tx, rx, 1000);
+                allocated = threads.getThreadAllocatedBytes(tid) - before;
+                assertThat(written).isEqualTo(1000);
+                rounds++;
+            } while (allocated >= 1000 && System.nanoTime() < deadline);
+            System.out.println("allocation-free after " + rounds + " rounds of 1,000 frames");
+            assertThat(allocated).as("bytes allocated by 1,000 writev + 1,000 readv (round %d)", rounds)
+                    .isLessThan(1000);
+        }
+    }
+
+    /** Writes {@code tx} and reads into {@code rx} {@code n} times; returns how many writes went through. */
+    private static int pump(BackendQueue q, dev.vnet.spi.SegmentList tx, dev.vnet.spi.SegmentList rx, int n) {
+        int written = 0;
+        for (int i = 0; i < n; i++) {
+            written += q.write(tx) ? 1 : 0;
+            q.read(rx);
+        }
+        return written;
     }
 
     @Test

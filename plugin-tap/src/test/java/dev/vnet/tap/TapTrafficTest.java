@@ -241,6 +241,63 @@ class TapTrafficTest {
         }
     }
 
+    @Test
+    void frameInMoreRangesThanIovMaxGoesThroughABounceBufferBothWays() {
+        try (NetNs ns = NetNs.create(); Wire wire = new Wire(1); TapBackend tap = tapIn(ns, wire)) {
+            BackendQueue q = tap.queue(0);
+            byte[] arp = concat(vnetHdr(0, 0, 0, 0, 0, 0),
+                    Packets.arpRequest(mac(GUEST_MAC), ip(GUEST_IP), ip(NS_IP)), new byte[1100]);
+            dev.vnet.spi.SegmentList many = new dev.vnet.spi.SegmentList(2048);
+            java.lang.foreign.MemorySegment.copy(arp, 0, wire.ram, java.lang.foreign.ValueLayout.JAVA_BYTE, 0,
+                    arp.length);
+            for (int i = 0; i < arp.length; i++) {
+                many.add(wire.ram, i, 1); // one byte per range
+            }
+            assertThat(many.count()).isGreaterThan(Libc.IOV_MAX);
+            assertThat(q.write(many)).isTrue();
+
+            // Find the reply with ordinary buffers, then check a bounced read on the next one.
+            wire.receive(q, 0, Wire.ethertype(0x0806), 5000);
+            assertThat(wire.send(q, concat(vnetHdr(0, 0, 0, 0, 0, 0),
+                    Packets.arpRequest(mac(GUEST_MAC), ip(GUEST_IP), ip(NS_IP))))).isTrue();
+            dev.vnet.spi.SegmentList small = new dev.vnet.spi.SegmentList(2048);
+            long base = 64 * 1024;
+            small.add(wire.ram, base, VNET_HDR);
+            for (int i = 0; i < 1500; i++) {
+                small.add(wire.ram, base + VNET_HDR + i, 1);
+            }
+            int n = 0;
+            for (int tries = 0; tries < 50 && n == 0; tries++) {
+                n = q.read(small);
+                if (n == 0) {
+                    wire.readable[0].drainPermits();
+                    try {
+                        wire.readable[0].tryAcquire(100, TimeUnit.MILLISECONDS);
+                    } catch (InterruptedException e) {
+                        throw new IllegalStateException(e);
+                    }
+                }
+            }
+            assertThat(n).isEqualTo(VNET_HDR + 42); // an ARP reply: Ethernet 14 + ARP 28, no padding from Linux
+            byte[] f = new byte[n];
+            small.copyTo(0, java.lang.foreign.MemorySegment.ofArray(f), 0, n);
+            assertThat(u16(f, VNET_HDR + 12)).isEqualTo(0x0806);
+            assertThat(Arrays.copyOfRange(f, VNET_HDR + ETH + 8, VNET_HDR + ETH + 14)).isEqualTo(mac(NS_MAC));
+        }
+    }
+
+    @Test
+    void heapSegmentsAreRefusedBecauseTheKernelNeedsNativeAddresses() {
+        try (TapBackend tap = TapBackend.open(Map.of("ifname", NetNs.randomIfname()), 1)) {
+            dev.vnet.spi.SegmentList heap = new dev.vnet.spi.SegmentList(4);
+            heap.add(java.lang.foreign.MemorySegment.ofArray(new byte[64]), 0, 64);
+            assertThatThrownBy(() -> tap.queue(0).write(heap)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("not in native memory");
+            assertThatThrownBy(() -> tap.queue(0).read(heap)).isInstanceOf(IllegalArgumentException.class)
+                    .hasMessageContaining("not in native memory");
+        }
+    }
+
     /** A second TAP in {@code ns} on 10.201.0.1/24 with forwarding on, leading to {@value #PEER_IP_B}. */
     private static TapBackend forwardingPeer(NetNs ns, Wire wire) {
         TapBackend tap = TapBackend.open(Map.of("ifname", NetNs.randomIfname()), 1);
