@@ -103,6 +103,7 @@ final class Libc {
     private Libc() {
     }
 
+    @SuppressWarnings("restricted") // the point of this class; the JVM needs --enable-native-access
     private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... options) {
         return LINKER.downcallHandle(LIBC.findOrThrow(name), descriptor, options);
     }
@@ -214,6 +215,7 @@ final class Libc {
     }
 
     /** The C library's text for {@code errno}, such as "Input/output error". */
+    @SuppressWarnings("restricted")
     static String strerror(int errno) {
         try {
             MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);

@@ -92,6 +92,7 @@ class TapSetupTest {
     void createModeRefusesAnExistingInterface() {
         String name = NetNs.randomIfname();
         try (TapBackend first = open(Map.of("ifname", name), 1)) {
+            assertThat(first.ifname()).isEqualTo(name);
             assertThatThrownBy(() -> open(Map.of("ifname", name, "mode", "create"), 1))
                     .isInstanceOf(BackendException.class).hasMessageContaining(name + " already exists")
                     .extracting(e -> ((BackendException) e).errno()).isEqualTo(Errno.EEXIST);
