@@ -77,6 +77,8 @@ class EndToEndTest {
             rig.driver.vectorBudget(0).initialize(ALL, 2);
 
             assertThat(rig.echo(0, "legacy interrupt")).isEqualTo("legacy interrupt");
+            // the buffer may be seen before the handler ran: let vp_interrupt service the line
+            assertThat(rig.driver.awaitInterrupts(0, 1, TIMEOUT)).isTrue();
 
             assertThat(rig.driver.interrupts().totalMessages()).isZero();
             assertThat(rig.driver.interrupts().intxChanges()).isGreaterThanOrEqualTo(2); // raised, then dropped

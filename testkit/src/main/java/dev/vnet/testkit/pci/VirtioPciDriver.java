@@ -543,10 +543,53 @@ public final class VirtioPciDriver {
         msixUsedVectors = 0;
     }
 
+    /**
+     * {@code vp_del_vqs} as {@code virtio_dev_remove} runs it after a reset: queue and config vectors to
+     * NO_VECTOR, MSI-X disabled, INTx enabled again, interrupt handlers freed.
+     */
+    public void delVqs() {
+        delVqs(queues.length);
+        strategy = null;
+    }
+
     /** {@code vp_modern_config_vector}: write, read back. */
     public int setConfigVector(int vector) {
         writeCommon(VIRTIO_PCI_COMMON_MSIX, 2, vector);
         return (int) readCommon(VIRTIO_PCI_COMMON_MSIX, 2);
+    }
+
+    /**
+     * {@code vp_modern_disable_vq_and_reset}: select, write 1 to {@code queue_reset}, wait until it reads 1.
+     *
+     * @throws ProbeException when the device does not complete the reset (VIRTIO_F_RING_RESET not live)
+     */
+    public void resetQueue(int index) {
+        writeCommon(VIRTIO_PCI_COMMON_Q_SELECT, 2, index);
+        writeCommon(VIRTIO_PCI_COMMON_Q_RESET, 2, 1);
+        for (int i = 0; i < 1000; i++) {
+            if (readCommon(VIRTIO_PCI_COMMON_Q_RESET, 2) == 1) {
+                return;
+            }
+            Thread.onSpinWait();
+        }
+        throw new ProbeException("queue " + index + " reset never completed");
+    }
+
+    /**
+     * {@code vp_modern_enable_vq_after_reset}: check the queue is disabled, program it again (fresh rings,
+     * same vector) and enable it.
+     */
+    public void reenableQueue(int index) {
+        writeCommon(VIRTIO_PCI_COMMON_Q_SELECT, 2, index);
+        if (readCommon(VIRTIO_PCI_COMMON_Q_ENABLE, 2) != 0) {
+            throw new ProbeException("queue " + index + " still enabled (-EBUSY)");
+        }
+        int vector = queueVector[index];
+        if (!setupVq(index, vector, strategy)) {
+            throw new ProbeException("queue " + index + " could not be set up again");
+        }
+        writeCommon(VIRTIO_PCI_COMMON_Q_SELECT, 2, index);
+        writeCommon(VIRTIO_PCI_COMMON_Q_ENABLE, 2, 1);
     }
 
     /** {@code virtio_device_ready}. */
@@ -640,7 +683,7 @@ public final class VirtioPciDriver {
             }
             long left = deadline - System.nanoTime();
             if (left <= 0 || !awaitInterrupts(queue, seen + 1, Duration.ofNanos(left))) {
-                return queues[queue].getBuf();
+                return null; // no interrupt: Linux's callback would never have run
             }
         }
     }
