@@ -2,6 +2,7 @@ package dev.vnet.pci;
 
 import java.util.ArrayList;
 import java.util.List;
+import java.util.function.IntFunction;
 
 /**
  * The capability list in configuration space from {@link #CAP_START} (virtio 1.2, 4.1.4): the virtio
@@ -39,7 +40,7 @@ final class CapabilityList {
     private final PciCfgWindow window;
 
     /** Builds the list; {@code windowFactory} gets the PCI_CFG capability's next pointer. */
-    CapabilityList(BarLayout layout, MsixTable msix, java.util.function.IntFunction<PciCfgWindow> windowFactory) {
+    CapabilityList(BarLayout layout, MsixTable msix, IntFunction<PciCfgWindow> windowFactory) {
         this.msix = msix;
         List<int[]> vendorCaps = new ArrayList<>(); // {cfg_type, offset, length}
         vendorCaps.add(new int[] {VirtioPci.VIRTIO_PCI_CAP_COMMON_CFG, BarLayout.COMMON_CFG_OFFSET,

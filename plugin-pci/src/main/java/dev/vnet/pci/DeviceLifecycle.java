@@ -49,6 +49,8 @@ import org.slf4j.LoggerFactory;
 final class DeviceLifecycle implements CommonConfig.Host, GuestErrorListener {
 
     private static final Logger LOG = LoggerFactory.getLogger(DeviceLifecycle.class);
+    /** Bits a refused FEATURES_OK write may not set. */
+    private static final int FEATURES_OK_AND_LATER = DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK;
 
     private final VirtioDevice device;
     private final GuestMemory memory;
@@ -125,8 +127,6 @@ final class DeviceLifecycle implements CommonConfig.Host, GuestErrorListener {
             activate();
         }
     }
-
-    private static final int FEATURES_OK_AND_LATER = DeviceStatus.FEATURES_OK | DeviceStatus.DRIVER_OK;
 
     private String featureProblem(long acked) {
         if (!VirtioFeatures.has(acked, VirtioFeatures.VIRTIO_F_VERSION_1)) {

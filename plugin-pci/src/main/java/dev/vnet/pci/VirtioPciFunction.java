@@ -49,7 +49,6 @@ public final class VirtioPciFunction implements PciFunction {
     private final DeviceConfigWindow deviceConfig;
     private final BarHandler bar = new BarHandler();
     private final BarMapping barMapping;
-    private boolean closed;
 
     /** A function with QEMU's subsystem ids and the given 24-bit class code. */
     public VirtioPciFunction(VirtioDevice device, GuestMemory memory, int classCode) {
@@ -149,7 +148,6 @@ public final class VirtioPciFunction implements PciFunction {
             msix.reset();
             barMapping.reset();
             refreshHeaderEffects();
-            closed = true;
         }
     }
 
@@ -173,10 +171,6 @@ public final class VirtioPciFunction implements PciFunction {
     /** The interrupt router the device receives at activation (package-private for tests). */
     InterruptRouter interrupts() {
         return lifecycle.interrupts();
-    }
-
-    boolean isClosed() {
-        return closed;
     }
 
     private void refreshHeaderEffects() {

@@ -60,12 +60,9 @@ public final class LspciFormatter {
                 int len = f.configRead(pos + 2, 1);
                 int type = f.configRead(pos + 3, 1);
                 String name = type < VIRTIO_CAP_NAMES.length ? VIRTIO_CAP_NAMES[type] : "type " + type;
-                if (type == 5) {
-                    out.add(String.format("Capabilities: [%02x] Vendor Specific Information: VirtIO: %s len=%d", pos,
-                            name, len));
-                } else {
-                    out.add(String.format("Capabilities: [%02x] Vendor Specific Information: VirtIO: %s len=%d", pos,
-                            name, len));
+                out.add(String.format("Capabilities: [%02x] Vendor Specific Information: VirtIO: %s len=%d", pos,
+                        name, len));
+                if (type != 5) { // the PCI_CFG window names no structure of its own
                     String line = String.format("\t\tBAR=%d offset=%08x size=%08x", f.configRead(pos + 4, 1),
                             f.configRead(pos + 8, 4), f.configRead(pos + 12, 4));
                     if (type == 2) {
