@@ -11,7 +11,7 @@ import java.util.List;
  * {@link IllegalArgumentException}, as {@link MmioBus#map} allows. An access to an unmapped address
  * throws {@link IllegalStateException}: in a test that is a bug worth seeing. Thread-safe.
  */
-public final class FakeMmioBus implements MmioBus {
+public final class FakeMmioBus implements MmioBus, MmioAccess {
 
     /** One live mapping. */
     public record Region(long base, long size, MmioHandler handler) {
@@ -64,11 +64,13 @@ public final class FakeMmioBus implements MmioBus {
         return find(address) != null;
     }
 
+    @Override
     public long read(long address, int size) {
         Region r = region(address);
         return r.handler().read(address - r.base(), size);
     }
 
+    @Override
     public void write(long address, int size, long value) {
         Region r = region(address);
         r.handler().write(address - r.base(), size, value);

@@ -126,8 +126,8 @@ public final class VirtioPciDriver {
     /** Where {@link #plug} places BAR0 unless told otherwise. */
     public static final long DEFAULT_BAR_BASE = 0xC000_0000L;
 
-    private final PciFunction function;
-    private final FakeMmioBus bus;
+    private final ConfigAccess config;
+    private final MmioAccess bus;
     private final PciInterruptDispatcher irq;
     private final FakeGuestMemory mem;
 
@@ -169,7 +169,15 @@ public final class VirtioPciDriver {
     private Strategy firstStrategy = Strategy.MSIX_PER_VQ;
 
     public VirtioPciDriver(PciFunction function, FakeMmioBus bus, PciInterruptDispatcher irq, FakeGuestMemory mem) {
-        this.function = function;
+        this(ConfigAccess.of(function), bus, irq, mem);
+    }
+
+    /**
+     * A driver that reaches the function through a host: {@code config} for configuration cycles (e.g.
+     * mechanism #1), {@code bus} for MMIO, and {@code irq} as the interrupt entry the host delivers to.
+     */
+    public VirtioPciDriver(ConfigAccess config, MmioAccess bus, PciInterruptDispatcher irq, FakeGuestMemory mem) {
+        this.config = config;
         this.bus = bus;
         this.irq = irq;
         this.mem = mem;
@@ -228,28 +236,28 @@ public final class VirtioPciDriver {
         long next = base;
         for (int bar = 0; bar < 6; bar++) {
             int reg = PCI_BASE_ADDRESS_0 + 4 * bar;
-            int original = function.configRead(reg, 4);
+            int original = config.read(reg, 4);
             if ((original & 1) != 0) {
                 continue; // I/O BAR: not modelled
             }
             boolean is64 = (original & 0x6) == 0x4;
-            function.configWrite(reg, 4, 0xFFFF_FFFF);
-            long mask = Integer.toUnsignedLong(function.configRead(reg, 4)) & 0xFFFF_FFF0L;
-            function.configWrite(reg, 4, original);
+            config.write(reg, 4, 0xFFFF_FFFF);
+            long mask = Integer.toUnsignedLong(config.read(reg, 4)) & 0xFFFF_FFF0L;
+            config.write(reg, 4, original);
             if (is64) {
-                int hiOriginal = function.configRead(reg + 4, 4);
-                function.configWrite(reg + 4, 4, 0xFFFF_FFFF);
-                mask |= Integer.toUnsignedLong(function.configRead(reg + 4, 4)) << 32;
-                function.configWrite(reg + 4, 4, hiOriginal);
+                int hiOriginal = config.read(reg + 4, 4);
+                config.write(reg + 4, 4, 0xFFFF_FFFF);
+                mask |= Integer.toUnsignedLong(config.read(reg + 4, 4)) << 32;
+                config.write(reg + 4, 4, hiOriginal);
             } else if (mask != 0) {
                 mask |= 0xFFFF_FFFF_0000_0000L;
             }
             if (mask != 0) {
                 long size = ~mask + 1;
                 long address = (next + size - 1) & -size;
-                function.configWrite(reg, 4, (int) address);
+                config.write(reg, 4, (int) address);
                 if (is64) {
-                    function.configWrite(reg + 4, 4, (int) (address >>> 32));
+                    config.write(reg + 4, 4, (int) (address >>> 32));
                 }
                 barAddress[bar] = address;
                 barSize[bar] = size;
@@ -270,10 +278,10 @@ public final class VirtioPciDriver {
      * @return the virtio device id
      */
     public int probe() {
-        int command = function.configRead(PCI_COMMAND, 2);
-        function.configWrite(PCI_COMMAND, 2, command | PCI_COMMAND_MEMORY); // pci_enable_device
-        int vendor = function.configRead(PCI_VENDOR_ID, 2);
-        int device = function.configRead(PCI_DEVICE_ID, 2);
+        int command = config.read(PCI_COMMAND, 2);
+        config.write(PCI_COMMAND, 2, command | PCI_COMMAND_MEMORY); // pci_enable_device
+        int vendor = config.read(PCI_VENDOR_ID, 2);
+        int device = config.read(PCI_DEVICE_ID, 2);
         if (vendor != 0x1AF4) {
             throw new ProbeException("not a virtio vendor: " + Integer.toHexString(vendor));
         }
@@ -291,15 +299,15 @@ public final class VirtioPciDriver {
         }
         commonBase = mapCapability(commonCap, 0x38);
         isrBase = mapCapability(isrCap, 1);
-        notifyMultiplier = function.configRead(notifyCap + VIRTIO_PCI_NOTIFY_CAP_MULT, 4);
+        notifyMultiplier = config.read(notifyCap + VIRTIO_PCI_NOTIFY_CAP_MULT, 4);
         notifyBase = mapCapability(notifyCap, 2);
-        notifyLength = Integer.toUnsignedLong(function.configRead(notifyCap + VIRTIO_PCI_CAP_LENGTH, 4));
+        notifyLength = Integer.toUnsignedLong(config.read(notifyCap + VIRTIO_PCI_CAP_LENGTH, 4));
         if (deviceCap != 0) {
             deviceBase = mapCapability(deviceCap, 0);
-            deviceLength = Integer.toUnsignedLong(function.configRead(deviceCap + VIRTIO_PCI_CAP_LENGTH, 4));
+            deviceLength = Integer.toUnsignedLong(config.read(deviceCap + VIRTIO_PCI_CAP_LENGTH, 4));
         }
-        command = function.configRead(PCI_COMMAND, 2);
-        function.configWrite(PCI_COMMAND, 2, command | PCI_COMMAND_MASTER); // pci_set_master
+        command = config.read(PCI_COMMAND, 2);
+        config.write(PCI_COMMAND, 2, command | PCI_COMMAND_MASTER); // pci_set_master
         reset();
         addStatus(VIRTIO_CONFIG_S_ACKNOWLEDGE);
         return virtioDeviceId;
@@ -307,19 +315,19 @@ public final class VirtioPciDriver {
 
     /** {@code virtio_pci_find_capability} for each type (the first match wins) plus the MSI-X capability. */
     private void findCapabilities() {
-        if ((function.configRead(PCI_STATUS, 2) & PCI_STATUS_CAP_LIST) == 0) {
+        if ((config.read(PCI_STATUS, 2) & PCI_STATUS_CAP_LIST) == 0) {
             throw new ProbeException("no capability list");
         }
-        int pos = function.configRead(PCI_CAPABILITY_LIST, 1) & ~3;
+        int pos = config.read(PCI_CAPABILITY_LIST, 1) & ~3;
         int ttl = PCI_FIND_CAP_TTL;
         while (pos >= 0x40 && ttl-- > 0) {
-            int id = function.configRead(pos, 1);
+            int id = config.read(pos, 1);
             if (id == 0xFF) {
                 break;
             }
             if (id == PCI_CAP_ID_VNDR) {
-                int type = function.configRead(pos + 3, 1);
-                int bar = function.configRead(pos + VIRTIO_PCI_CAP_BAR, 1);
+                int type = config.read(pos + 3, 1);
+                int bar = config.read(pos + VIRTIO_PCI_CAP_BAR, 1);
                 if (bar < 6 && barSize[bar] != 0) {
                     switch (type) {
                         case VIRTIO_PCI_CAP_COMMON_CFG -> commonCap = commonCap == 0 ? pos : commonCap;
@@ -335,21 +343,21 @@ public final class VirtioPciDriver {
                 }
             } else if (id == PCI_CAP_ID_MSIX) {
                 msixCap = pos;
-                msixTableSize = (function.configRead(pos + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1;
-                int table = function.configRead(pos + PCI_MSIX_TABLE, 4);
-                int pba = function.configRead(pos + PCI_MSIX_PBA, 4);
+                msixTableSize = (config.read(pos + PCI_MSIX_FLAGS, 2) & PCI_MSIX_FLAGS_QSIZE) + 1;
+                int table = config.read(pos + PCI_MSIX_TABLE, 4);
+                int pba = config.read(pos + PCI_MSIX_PBA, 4);
                 msixTableBase = barAddress[table & 7] + (table & ~7);
                 pbaBase = barAddress[pba & 7] + (pba & ~7);
             }
-            pos = function.configRead(pos + 1, 1) & ~3;
+            pos = config.read(pos + 1, 1) & ~3;
         }
     }
 
     /** {@code vp_modern_map_capability}: offset + length inside the BAR, length >= minlen. */
     private long mapCapability(int cap, int minLength) {
-        int bar = function.configRead(cap + VIRTIO_PCI_CAP_BAR, 1);
-        long offset = Integer.toUnsignedLong(function.configRead(cap + VIRTIO_PCI_CAP_OFFSET, 4));
-        long length = Integer.toUnsignedLong(function.configRead(cap + VIRTIO_PCI_CAP_LENGTH, 4));
+        int bar = config.read(cap + VIRTIO_PCI_CAP_BAR, 1);
+        long offset = Integer.toUnsignedLong(config.read(cap + VIRTIO_PCI_CAP_OFFSET, 4));
+        long length = Integer.toUnsignedLong(config.read(cap + VIRTIO_PCI_CAP_LENGTH, 4));
         if (length < minLength) {
             throw new ProbeException("capability at 0x" + Integer.toHexString(cap) + " too short: " + length);
         }
@@ -701,8 +709,8 @@ public final class VirtioPciDriver {
             bus.write(entry + 4, 4, PciInterruptDispatcher.MSI_ADDRESS >>> 32);
             bus.write(entry + 8, 4, PciInterruptDispatcher.DATA_BASE + v);
         }
-        int command = function.configRead(PCI_COMMAND, 2);
-        function.configWrite(PCI_COMMAND, 2, command | PCI_COMMAND_INTX_DISABLE); // pci_intx_for_msi
+        int command = config.read(PCI_COMMAND, 2);
+        config.write(PCI_COMMAND, 2, command | PCI_COMMAND_INTX_DISABLE); // pci_intx_for_msi
         writeMsixControl((msixControl() | PCI_MSIX_FLAGS_ENABLE) & ~PCI_MSIX_FLAGS_MASKALL);
         msixEnabled = true;
     }
@@ -712,17 +720,17 @@ public final class VirtioPciDriver {
             maskVector(v);
         }
         writeMsixControl(msixControl() & ~(PCI_MSIX_FLAGS_ENABLE | PCI_MSIX_FLAGS_MASKALL));
-        int command = function.configRead(PCI_COMMAND, 2);
-        function.configWrite(PCI_COMMAND, 2, command & ~PCI_COMMAND_INTX_DISABLE);
+        int command = config.read(PCI_COMMAND, 2);
+        config.write(PCI_COMMAND, 2, command & ~PCI_COMMAND_INTX_DISABLE);
         msixEnabled = false;
     }
 
     public int msixControl() {
-        return function.configRead(msixCap + PCI_MSIX_FLAGS, 2);
+        return config.read(msixCap + PCI_MSIX_FLAGS, 2);
     }
 
     public void writeMsixControl(int value) {
-        function.configWrite(msixCap + PCI_MSIX_FLAGS, 2, value);
+        config.write(msixCap + PCI_MSIX_FLAGS, 2, value);
     }
 
     public void maskVector(int vector) {
@@ -791,19 +799,19 @@ public final class VirtioPciDriver {
     /** A BAR access through the PCI_CFG capability window (4.1.4.9), as firmware without BAR mapping does. */
     public long pciCfgRead(int bar, int offset, int length) {
         setupWindow(bar, offset, length);
-        int data = function.configRead(pciCfgCap + VIRTIO_PCI_CFG_DATA, 4);
+        int data = config.read(pciCfgCap + VIRTIO_PCI_CFG_DATA, 4);
         return Integer.toUnsignedLong(data) & (length == 4 ? 0xFFFF_FFFFL : (1L << (8 * length)) - 1);
     }
 
     public void pciCfgWrite(int bar, int offset, int length, int value) {
         setupWindow(bar, offset, length);
-        function.configWrite(pciCfgCap + VIRTIO_PCI_CFG_DATA, length, value);
+        config.write(pciCfgCap + VIRTIO_PCI_CFG_DATA, length, value);
     }
 
     private void setupWindow(int bar, int offset, int length) {
-        function.configWrite(pciCfgCap + VIRTIO_PCI_CAP_BAR, 1, bar);
-        function.configWrite(pciCfgCap + VIRTIO_PCI_CAP_OFFSET, 4, offset);
-        function.configWrite(pciCfgCap + VIRTIO_PCI_CAP_LENGTH, 4, length);
+        config.write(pciCfgCap + VIRTIO_PCI_CAP_BAR, 1, bar);
+        config.write(pciCfgCap + VIRTIO_PCI_CAP_OFFSET, 4, offset);
+        config.write(pciCfgCap + VIRTIO_PCI_CAP_LENGTH, 4, length);
     }
 
     // ---- what the probe found ----
@@ -908,7 +916,16 @@ public final class VirtioPciDriver {
         return caps;
     }
 
+    /** The fake bus of a driver made by {@link #plug}; a driver running through a real host has none. */
     public FakeMmioBus bus() {
+        if (bus instanceof FakeMmioBus fake) {
+            return fake;
+        }
+        throw new IllegalStateException("this driver performs MMIO through a host, not a FakeMmioBus");
+    }
+
+    /** How this driver performs MMIO. */
+    public MmioAccess mmio() {
         return bus;
     }
 
@@ -916,7 +933,8 @@ public final class VirtioPciDriver {
         return irq;
     }
 
-    public PciFunction function() {
-        return function;
+    /** How this driver reaches configuration space. */
+    public ConfigAccess config() {
+        return config;
     }
 }
