@@ -31,7 +31,7 @@ final class NetConfigSpace {
 
     /** The whole structure; {@link #size} bytes of it are visible. */
     private final byte[] bytes = new byte[DUPLEX + 1];
-    private final int size;
+    private final int visible;
 
     NetConfigSpace(NetDeviceConfig config, long offered) {
         int size = MAC + 6;
@@ -47,7 +47,7 @@ final class NetConfigSpace {
         if (VirtioFeatures.has(offered, NetFeatures.VIRTIO_NET_F_SPEED_DUPLEX)) {
             size = Math.max(size, DUPLEX + 1);
         }
-        this.size = size;
+        this.visible = size;
         setMac(config.mac());
         put(MAX_VIRTQUEUE_PAIRS, 2, config.queuePairs());
         put(MTU, 2, config.mtu());
@@ -56,7 +56,7 @@ final class NetConfigSpace {
     }
 
     int size() {
-        return size;
+        return visible;
     }
 
     /** Little-endian read of 1, 2 or 4 bytes; bytes past the end read as 0, bad sizes read as 0. */
@@ -67,7 +67,7 @@ final class NetConfigSpace {
         int v = 0;
         for (int k = 0; k < size; k++) {
             long p = (long) offset + k;
-            if (p < size) {
+            if (p < visible) {
                 v |= (bytes[(int) p] & 0xFF) << (8 * k);
             }
         }
