@@ -113,15 +113,26 @@ public final class NetDriver {
                 break;
             }
             added++;
+            bigOutstanding.merge(pair, 1, Integer::sum);
         }
         h.kick(rxq(pair));
         return added;
     }
 
-    /** Fills the RX ring completely. */
+    /**
+     * Fills the RX ring completely; in big-packet mode at most {@value #MAX_BIG_BUFFERS} buffers are
+     * outstanding (64 KiB each: this keeps the fake guest RAM small; Linux posts as many as fit).
+     */
     public int fillRx(int pair) {
+        if (mode == RxMode.BIG) {
+            int outstanding = bigOutstanding.getOrDefault(pair, 0);
+            return fillRx(pair, Math.max(0, MAX_BIG_BUFFERS - outstanding));
+        }
         return fillRx(pair, Integer.MAX_VALUE);
     }
+
+    public static final int MAX_BIG_BUFFERS = 16;
+    private final Map<Integer, Integer> bigOutstanding = new HashMap<>();
 
     private RxBuf takeRxBuf(int pair) {
         ArrayDeque<RxBuf> free = freeRx.computeIfAbsent(pair, k -> new ArrayDeque<>());
@@ -202,6 +213,7 @@ public final class NetDriver {
     }
 
     private void recycle(int pair, RxBuf b) {
+        bigOutstanding.merge(pair, -1, Integer::sum);
         freeRx.computeIfAbsent(pair, k -> new ArrayDeque<>()).push(b);
     }
 
