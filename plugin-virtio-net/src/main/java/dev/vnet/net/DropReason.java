@@ -4,7 +4,7 @@ package dev.vnet.net;
 public enum DropReason {
     /** TX: shorter than an Ethernet header (14 bytes). */
     SHORT_FRAME,
-    /** TX: longer than {@link NetHeader#MAX_FRAME_LEN}. */
+    /** TX: longer than {@link NetHeader#MAX_FRAME_LEN}; RX: a non-GSO frame above the negotiated MTU. */
     OVERSIZED,
     /** TX or RX while the host set the link down. */
     LINK_DOWN,

@@ -22,13 +22,18 @@ final class NetSession {
     final RxFilter filter;
     final NetStats stats;
     private final VirtioNetDevice device;
+    /**
+     * Longest non-GSO frame RX may deliver: with VIRTIO_NET_F_MTU negotiated, mtu + Ethernet header +
+     * one VLAN tag (5.1.6.3.2: the device MUST NOT pass larger packets); else {@link NetHeader#MAX_FRAME_LEN}.
+     */
+    final int rxFrameLimit;
     /** The GUEST_* offload features in force (acked, then as CTRL_GUEST_OFFLOADS_SET changes them). */
     volatile long guestOffloads;
     /** Pairs the driver uses (VQ_PAIRS_SET); RX only fills pairs below this. */
     volatile int activePairs = 1;
 
     NetSession(ActivationContext context, VirtioNetDevice device, NetBackend backend, RxFilter filter, NetStats stats,
-               int configuredPairs) {
+               int configuredPairs, int mtu) {
         this.context = context;
         this.features = context.features();
         this.device = device;
@@ -39,6 +44,8 @@ final class NetSession {
         this.maxPairs = has(NetFeatures.VIRTIO_NET_F_MQ) ? configuredPairs : 1;
         this.ctrlIndex = has(NetFeatures.VIRTIO_NET_F_CTRL_VQ) ? 2 * maxPairs : -1;
         this.guestOffloads = features & NetFeatures.GUEST_OFFLOADS;
+        this.rxFrameLimit = has(NetFeatures.VIRTIO_NET_F_MTU) ? Math.min(mtu + NetHeader.ETH_HLEN + 4,
+                NetHeader.MAX_FRAME_LEN) : NetHeader.MAX_FRAME_LEN;
     }
 
     boolean has(int feature) {

@@ -159,6 +159,11 @@ final class RxPath {
             stats.drop(DropReason.SHORT_FRAME);
             return Result.DONE;
         }
+        if (total - NetHeader.SIZE > session.rxFrameLimit && !isGso()) {
+            vq.unpop(popped);
+            stats.drop(DropReason.OVERSIZED);
+            return Result.DONE;
+        }
         if (!session.filter.accept(all, NetHeader.SIZE)) {
             vq.unpop(popped);
             stats.drop(DropReason.FILTERED);
@@ -184,6 +189,11 @@ final class RxPath {
         }
         stats.packet(total - NetHeader.SIZE);
         return Result.DONE;
+    }
+
+    private boolean isGso() {
+        return vnetHeader && (all.byteAt(NetHeader.OFF_GSO_TYPE) & ~NetHeader.VIRTIO_NET_HDR_GSO_ECN)
+                != NetHeader.VIRTIO_NET_HDR_GSO_NONE;
     }
 
     /**

@@ -151,7 +151,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
             return;
         }
         filter.reset(configSpace.mac(), context.has(NetFeatures.VIRTIO_NET_F_CTRL_VLAN));
-        NetSession s = new NetSession(context, this, backend, filter, stats, config.queuePairs());
+        NetSession s = new NetSession(context, this, backend, filter, stats, config.queuePairs(), config.mtu());
         Virtqueue[] queues = context.queues();
         try {
             if (backend.vnetHeader()) {

@@ -57,7 +57,9 @@ class LoopbackDatapathTest {
     @ParameterizedTest(name = "rx buffers {0}, EVENT_IDX {1}, header in its own sg {2}: 60/1514/9014/65550-byte frames loop back")
     @MethodSource("modes")
     void framesOfEverySizeLoopBack(RxMode mode, boolean eventIdx, boolean split) throws Exception {
-        try (Bed bed = Bed.loopback(Bed.config().build(), featuresFor(mode, eventIdx))) {
+        // No MTU feature: a driver that negotiated an MTU gets no frames above it.
+        NetDeviceConfig config = Bed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build();
+        try (Bed bed = Bed.loopback(config, featuresFor(mode, eventIdx))) {
             NetDriver d = bed.driver;
             assertThat(d.mode()).isEqualTo(mode);
             long tooBig = 0;
@@ -110,6 +112,30 @@ class LoopbackDatapathTest {
             assertThat(bed.device.stats().rx(0).getPackets()).isEqualTo(500);
             assertThat(bed.device.stats().rx(0).getInterrupts()).isPositive();
             assertThat(bed.device.stats().tx(0).getKicks()).isPositive();
+        }
+    }
+
+    @Test
+    void rxDropsNonGsoFramesAboveTheNegotiatedMtu() throws Exception {
+        try (Bed bed = Bed.loopback(Bed.config().mtu(1500).build(), NetFeatures.ALL)) {
+            byte[] tagged = Frames.vlanTagged(Frames.DEVICE_MAC, Frames.OTHER_MAC, 5, 1518, 1);
+            byte[] tooLong = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 1519, 2);
+            bed.driver.send(0, tooLong);
+            bed.driver.send(0, tagged);
+            assertThat(bed.driver.receive(0, WAIT).frame()).isEqualTo(tagged);
+            assertThat(bed.device.stats().rx(0).getDropsOversized()).isEqualTo(1);
+            assertThat(bed.device.stats().tx(0).getPackets()).as("TX does not enforce the MTU").isEqualTo(2);
+        }
+    }
+
+    @Test
+    void mtu9000MakesLinuxUseBigBuffersAndJumboFramesPass() throws Exception {
+        long f = featuresFor(RxMode.SMALL, true);
+        try (Bed bed = Bed.loopback(Bed.config().mtu(9000).build(), f)) {
+            assertThat(bed.driver.mode()).isEqualTo(RxMode.BIG);
+            byte[] jumbo = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 9014, 3);
+            bed.driver.send(0, jumbo);
+            assertThat(bed.driver.receive(0, WAIT).frame()).isEqualTo(jumbo);
         }
     }
 

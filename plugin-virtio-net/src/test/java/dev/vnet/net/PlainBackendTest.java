@@ -80,7 +80,7 @@ class PlainBackendTest {
     @Test
     void unknownLengthGathersForTheLargestFrameAndReturnsUnusedBuffers() throws Exception {
         PlainBackend backend = new PlainBackend(1, false);
-        try (Bed bed = Bed.start(backend, Bed.config().build(), features(true, true), null)) {
+        try (Bed bed = Bed.start(backend, Bed.config().mtu(9000).build(), features(true, true), null)) {
             int ring = bed.harness.queue(0).size();
             byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 3000, 7);
             backend.inject(0, frame);
@@ -97,7 +97,7 @@ class PlainBackendTest {
     void frameTooBigForASmallBufferIsDroppedAndTheBufferKept() throws Exception {
         PlainBackend backend = new PlainBackend(1, false);
         long f = features(false, true) & ~NetFeatures.GUEST_OFFLOADS;
-        try (Bed bed = Bed.start(backend, Bed.config().build(), f, null)) {
+        try (Bed bed = Bed.start(backend, Bed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build(), f, null)) {
             assertThat(bed.driver.mode()).isEqualTo(NetDriver.RxMode.SMALL);
             backend.inject(0, Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 4000, 1));
             byte[] small = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 100, 2);
