@@ -51,6 +51,7 @@ final class RxPath {
     private final long[] capacities;
     private int popped;
     private final MemorySegment header = Arena.ofAuto().allocate(NetHeader.SIZE);
+    private final MemorySegment patch = Arena.ofAuto().allocate(2);
     private MemorySegment discardBuffer;
     private SegmentList discardList;
 
@@ -272,11 +273,8 @@ final class RxPath {
                     return false;
                 }
                 int value = SoftwareOffload.checksumValue(all, NetHeader.SIZE, length, start);
-                MemorySegment scratch = header.asSlice(0, 2);
-                short saved = scratch.get(LE16, 0);
-                scratch.set(BE16, 0, (short) value);
-                all.copyFrom(scratch, 0, NetHeader.SIZE + (long) start + offset, 2);
-                scratch.set(LE16, 0, saved);
+                patch.set(BE16, 0, (short) value);
+                all.copyFrom(patch, 0, NetHeader.SIZE + (long) start + offset, 2);
             }
             flags = guestCsum ? flags & (NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM | NetHeader.VIRTIO_NET_HDR_F_DATA_VALID)
                     : 0;
