@@ -31,7 +31,9 @@ public interface BackendQueue {
 
     /**
      * The length of the next frame (with its vnet header, if any) without consuming it, so that a device
-     * can gather just enough guest buffers; 0 when none is waiting; -1 when the backend cannot tell
+     * can gather just enough guest buffers; 0 when none is waiting (the backend then calls
+     * {@link ReadinessListener#readable} once one is, as after a {@link #read} returning 0); -1 when the
+     * backend cannot tell
      * (TAP), in which case the device offers buffers for the largest frame.
      */
     int peekLength();

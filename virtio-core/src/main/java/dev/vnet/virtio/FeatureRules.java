@@ -14,13 +14,20 @@ public final class FeatureRules {
     private record Dependency(int feature, int requires) {
     }
 
+    /** {@code feature} needs at least one of the bits in {@code anyOf} (for example HOST_ECN: TSO4 or TSO6). */
+    private record AnyDependency(int feature, long anyOf) {
+    }
+
     private final long offered;
     private final List<Dependency> dependencies;
+    private final List<AnyDependency> anyDependencies;
     private final IntFunction<String> names;
 
-    private FeatureRules(long offered, List<Dependency> dependencies, IntFunction<String> names) {
+    private FeatureRules(long offered, List<Dependency> dependencies, List<AnyDependency> anyDependencies,
+                         IntFunction<String> names) {
         this.offered = offered;
         this.dependencies = List.copyOf(dependencies);
+        this.anyDependencies = List.copyOf(anyDependencies);
         this.names = names;
     }
 
@@ -48,6 +55,11 @@ public final class FeatureRules {
                 return names.apply(d.feature) + " acked without " + names.apply(d.requires);
             }
         }
+        for (AnyDependency d : anyDependencies) {
+            if (VirtioFeatures.has(acked, d.feature) && (acked & d.anyOf) == 0) {
+                return names.apply(d.feature) + " acked without any of " + describe(d.anyOf);
+            }
+        }
         return null;
     }
 
@@ -65,14 +77,29 @@ public final class FeatureRules {
                     changed = true;
                 }
             }
+            for (AnyDependency d : anyDependencies) {
+                if (VirtioFeatures.has(features, d.feature) && (features & d.anyOf) == 0) {
+                    features &= ~VirtioFeatures.bit(d.feature);
+                    changed = true;
+                }
+            }
         }
         return features;
+    }
+
+    private String describe(long bits) {
+        StringBuilder sb = new StringBuilder();
+        for (long b = bits; b != 0; b &= b - 1) {
+            sb.append(sb.isEmpty() ? "" : "|").append(names.apply(Long.numberOfTrailingZeros(b)));
+        }
+        return sb.toString();
     }
 
     public static final class Builder {
         private final long offered;
         private final IntFunction<String> names;
         private final List<Dependency> dependencies = new ArrayList<>();
+        private final List<AnyDependency> anyDependencies = new ArrayList<>();
 
         private Builder(long offered, IntFunction<String> names) {
             this.offered = offered;
@@ -87,8 +114,18 @@ public final class FeatureRules {
             return this;
         }
 
+        /** {@code feature} may only be acked together with at least one of {@code anyOf}. */
+        public Builder requireAny(int feature, int... anyOf) {
+            long mask = 0;
+            for (int r : anyOf) {
+                mask |= VirtioFeatures.bit(r);
+            }
+            anyDependencies.add(new AnyDependency(feature, mask));
+            return this;
+        }
+
         public FeatureRules build() {
-            return new FeatureRules(offered, dependencies, names);
+            return new FeatureRules(offered, dependencies, anyDependencies, names);
         }
     }
 }

@@ -1,0 +1,146 @@
+package dev.vnet.net;
+
+import dev.vnet.spi.SegmentList;
+import java.util.Arrays;
+
+/**
+ * The receive filter the control queue programs (virtio 1.2, 5.1.6.5.1 and 5.1.6.5.3), with QEMU's
+ * {@code receive_filter} semantics: promiscuous accepts everything; a VLAN-tagged frame needs its VID in
+ * the 4096-bit filter; broadcast passes unless NOBCAST; other multicast fails with NOMULTI, passes with
+ * ALLMULTI or a multicast table that overflowed, else needs a table entry; unicast fails with NOUNI,
+ * passes with ALLUNI or an overflowed unicast table, else must be the device MAC or in the table.
+ *
+ * <p>State is an immutable snapshot behind a volatile reference: the control worker publishes a new one
+ * (allocation is fine there), RX workers read it per frame without locking or allocating.
+ */
+final class RxFilter {
+
+    /** QEMU's MAC_TABLE_ENTRIES: unicast and multicast entries share 64 slots. */
+    static final int MAC_TABLE_ENTRIES = 64;
+    static final int MAX_VLAN = 4096;
+    private static final long BROADCAST = 0xFFFF_FFFF_FFFFL;
+
+    /** One published filter configuration. */
+    record State(boolean promisc, boolean allmulti, boolean alluni, boolean nomulti, boolean nouni, boolean nobcast,
+                 long mac, long[] uni, long[] multi, boolean uniOverflow, boolean multiOverflow, long[] vlans) {
+    }
+
+    private volatile State state;
+
+    RxFilter(MacAddress mac, boolean vlanFiltering) {
+        reset(mac, vlanFiltering);
+    }
+
+    /**
+     * Power-on state as QEMU's reset: promiscuous (a driver without CTRL_RX gets everything), empty
+     * tables; the VLAN filter passes everything unless the driver negotiated CTRL_VLAN.
+     */
+    void reset(MacAddress mac, boolean vlanFiltering) {
+        long[] vlans = new long[MAX_VLAN / 64];
+        if (!vlanFiltering) {
+            Arrays.fill(vlans, -1L);
+        }
+        state = new State(true, false, false, false, false, false, mac.value(), new long[0], new long[0], false,
+                false, vlans);
+    }
+
+    State state() {
+        return state;
+    }
+
+    /** RX mode commands (VIRTIO_NET_CTRL_RX_*). */
+    synchronized void setMode(int command, boolean on) {
+        State s = state;
+        state = switch (command) {
+            case ControlQueue.VIRTIO_NET_CTRL_RX_PROMISC -> new State(on, s.allmulti, s.alluni, s.nomulti, s.nouni,
+                    s.nobcast, s.mac, s.uni, s.multi, s.uniOverflow, s.multiOverflow, s.vlans);
+            case ControlQueue.VIRTIO_NET_CTRL_RX_ALLMULTI -> new State(s.promisc, on, s.alluni, s.nomulti, s.nouni,
+                    s.nobcast, s.mac, s.uni, s.multi, s.uniOverflow, s.multiOverflow, s.vlans);
+            case ControlQueue.VIRTIO_NET_CTRL_RX_ALLUNI -> new State(s.promisc, s.allmulti, on, s.nomulti, s.nouni,
+                    s.nobcast, s.mac, s.uni, s.multi, s.uniOverflow, s.multiOverflow, s.vlans);
+            case ControlQueue.VIRTIO_NET_CTRL_RX_NOMULTI -> new State(s.promisc, s.allmulti, s.alluni, on, s.nouni,
+                    s.nobcast, s.mac, s.uni, s.multi, s.uniOverflow, s.multiOverflow, s.vlans);
+            case ControlQueue.VIRTIO_NET_CTRL_RX_NOUNI -> new State(s.promisc, s.allmulti, s.alluni, s.nomulti, on,
+                    s.nobcast, s.mac, s.uni, s.multi, s.uniOverflow, s.multiOverflow, s.vlans);
+            case ControlQueue.VIRTIO_NET_CTRL_RX_NOBCAST -> new State(s.promisc, s.allmulti, s.alluni, s.nomulti,
+                    s.nouni, on, s.mac, s.uni, s.multi, s.uniOverflow, s.multiOverflow, s.vlans);
+            default -> throw new IllegalArgumentException("rx command " + command);
+        };
+    }
+
+    /** MAC_TABLE_SET, already parsed; an overflowing list is passed as null. */
+    synchronized void setTables(long[] uni, long[] multi) {
+        State s = state;
+        state = new State(s.promisc, s.allmulti, s.alluni, s.nomulti, s.nouni, s.nobcast, s.mac,
+                uni == null ? new long[0] : uni, multi == null ? new long[0] : multi, uni == null, multi == null,
+                s.vlans);
+    }
+
+    synchronized void setMac(MacAddress mac) {
+        State s = state;
+        state = new State(s.promisc, s.allmulti, s.alluni, s.nomulti, s.nouni, s.nobcast, mac.value(), s.uni, s.multi,
+                s.uniOverflow, s.multiOverflow, s.vlans);
+    }
+
+    synchronized void setVlan(int vid, boolean on) {
+        State s = state;
+        long[] vlans = s.vlans.clone();
+        if (on) {
+            vlans[vid >>> 6] |= 1L << (vid & 63);
+        } else {
+            vlans[vid >>> 6] &= ~(1L << (vid & 63));
+        }
+        state = new State(s.promisc, s.allmulti, s.alluni, s.nomulti, s.nouni, s.nobcast, s.mac, s.uni, s.multi,
+                s.uniOverflow, s.multiOverflow, vlans);
+    }
+
+    /**
+     * Whether the frame starting {@code at} bytes into {@code frame} passes. Reads the destination MAC and
+     * the ethertype/TCI only; allocates nothing.
+     */
+    boolean accept(SegmentList frame, long at) {
+        State s = state;
+        if (s.promisc) {
+            return true;
+        }
+        if (frame.byteAt(at + 12) == 0x81 && frame.byteAt(at + 13) == 0x00) {
+            int tci = (frame.byteAt(at + 14) << 8) | frame.byteAt(at + 15);
+            int vid = tci & 0xFFF;
+            if ((s.vlans[vid >>> 6] & (1L << (vid & 63))) == 0) {
+                return false;
+            }
+        }
+        long dst = 0;
+        for (int i = 0; i < 6; i++) {
+            dst = (dst << 8) | (frame.byteAt(at + i) & 0xFF);
+        }
+        if ((dst & (1L << 40)) != 0) {
+            if (dst == BROADCAST) {
+                return !s.nobcast;
+            }
+            if (s.nomulti) {
+                return false;
+            }
+            if (s.allmulti || s.multiOverflow) {
+                return true;
+            }
+            return contains(s.multi, dst);
+        }
+        if (s.nouni) {
+            return false;
+        }
+        if (s.alluni || s.uniOverflow || dst == s.mac) {
+            return true;
+        }
+        return contains(s.uni, dst);
+    }
+
+    private static boolean contains(long[] table, long mac) {
+        for (long m : table) {
+            if (m == mac) {
+                return true;
+            }
+        }
+        return false;
+    }
+}

@@ -1,0 +1,328 @@
+package dev.vnet.net;
+
+import dev.vnet.spi.BackendException;
+import dev.vnet.spi.BackendQueue;
+import dev.vnet.spi.SegmentList;
+import dev.vnet.virtio.DescriptorChain;
+import dev.vnet.virtio.Virtqueue;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
+
+/**
+ * The receive side of one queue pair (virtio 1.2, 5.1.6.3 and 5.1.6.4): gathers guest buffers, lets the
+ * backend read the next frame straight into them, then fixes up the header.
+ *
+ * <ul>
+ *   <li>With MRG_RXBUF, as many chains as the frame needs (just enough when the backend's
+ *       {@code peekLength()} is known, enough for the largest frame when it is -1, the unused ones
+ *       un-popped afterwards), {@code num_buffers} = chains used. Without it, one chain per frame
+ *       (Linux's small or big buffers) and {@code num_buffers} = 1; a frame larger than that chain is
+ *       dropped and the chain stays available (QEMU).</li>
+ *   <li>Flags only as negotiated: without GUEST_CSUM, NEEDS_CSUM is completed here and the flags are
+ *       zero; a GSO type the driver did not accept is dropped.</li>
+ *   <li>No buffers: the frame stays in the backend, RX notifications are enabled and the driver's
+ *       refill kick wakes the worker (backpressure, no silent loss).</li>
+ *   <li>The receive filter runs on the frame in guest memory; refused frames leave the chains unused.</li>
+ * </ul>
+ */
+final class RxPath {
+
+    private static final int BUDGET = 128;
+    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort LE16 =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
+
+    private enum Result { DONE, NO_FRAME, NO_BUFFERS, FAILED }
+
+    private final int pair;
+    private final Virtqueue vq;
+    private final BackendQueue backendQueue;
+    private final NetSession session;
+    private final QueueStats stats;
+    private final boolean vnetHeader;
+    private final DescriptorChain chain;
+    /** Every writable range of the chains gathered for one frame, from the header on. */
+    private final SegmentList all;
+    /** The same without the header, for a backend without vnet headers. */
+    private final SegmentList data;
+    private final int[] heads;
+    private final long[] capacities;
+    private int popped;
+    private final MemorySegment header = Arena.ofAuto().allocate(NetHeader.SIZE);
+    private final MemorySegment patch = Arena.ofAuto().allocate(2);
+    private MemorySegment discardBuffer;
+    private SegmentList discardList;
+
+    RxPath(int pair, Virtqueue vq, BackendQueue backendQueue, NetSession session, QueueStats stats) {
+        this.pair = pair;
+        this.vq = vq;
+        this.backendQueue = backendQueue;
+        this.session = session;
+        this.stats = stats;
+        this.vnetHeader = session.backend.vnetHeader();
+        this.chain = vq.newChain();
+        this.all = new SegmentList(4 * vq.size());
+        this.data = new SegmentList(4 * vq.size());
+        this.heads = new int[vq.size()];
+        this.capacities = new long[vq.size()];
+    }
+
+    Virtqueue queue() {
+        return vq;
+    }
+
+    /** @return true when the budget ran out with frames possibly left */
+    boolean process() {
+        if (vq.isBroken() || pair >= session.activePairs) {
+            return false;
+        }
+        int budget = BUDGET;
+        try {
+            vq.disableNotifications();
+            while (budget > 0) {
+                budget--;
+                Result r = receive();
+                if (r != Result.DONE) {
+                    return false;
+                }
+            }
+            return true;
+        } finally {
+            flush();
+        }
+    }
+
+    private void flush() {
+        vq.flushUsed();
+        if (vq.needsNotification()) {
+            stats.interrupt();
+            session.interrupt().queue(vq.index());
+        }
+    }
+
+    private Result receive() {
+        int peek;
+        try {
+            peek = backendQueue.peekLength();
+        } catch (BackendException e) {
+            stats.error();
+            return Result.NO_FRAME;
+        }
+        if (peek == 0) {
+            return Result.NO_FRAME;
+        }
+        int guestHeader = vnetHeader ? 0 : NetHeader.SIZE;
+        if (!session.linkUp()) {
+            return discard(DropReason.LINK_DOWN);
+        }
+        if (peek > 0 && (long) peek + guestHeader > NetHeader.MAX_BUFFER_LEN) {
+            return discard(DropReason.TOO_BIG);
+        }
+        long needed = peek > 0 ? peek + guestHeader : NetHeader.MAX_BUFFER_LEN;
+        Result gathered = gather(needed);
+        if (gathered != Result.DONE) {
+            return gathered;
+        }
+        long capacity = all.totalLength();
+        if (!session.mergeable && peek > 0 && needed > capacity) {
+            vq.unpop(popped);
+            return discard(DropReason.TOO_BIG);
+        }
+        SegmentList target = all;
+        if (!vnetHeader) {
+            data.clear();
+            ScatterLists.addSlice(data, all, NetHeader.SIZE, capacity - NetHeader.SIZE);
+            target = data;
+        }
+        int n;
+        try {
+            n = backendQueue.read(target);
+        } catch (BackendException e) {
+            vq.unpop(popped);
+            stats.drop(DropReason.BACKEND_ERROR);
+            stats.error();
+            return Result.DONE;
+        }
+        if (n <= 0) {
+            vq.unpop(popped);
+            return Result.NO_FRAME;
+        }
+        if (n > target.totalLength()) {
+            vq.unpop(popped);
+            stats.drop(DropReason.TOO_BIG);
+            return Result.DONE;
+        }
+        long total = (long) n + guestHeader;
+        if (total < NetHeader.SIZE + NetHeader.ETH_HLEN) {
+            vq.unpop(popped);
+            stats.drop(DropReason.SHORT_FRAME);
+            return Result.DONE;
+        }
+        if (total - NetHeader.SIZE > session.rxFrameLimit && !isGso()) {
+            vq.unpop(popped);
+            stats.drop(DropReason.OVERSIZED);
+            return Result.DONE;
+        }
+        if (!session.filter.accept(all, NetHeader.SIZE)) {
+            vq.unpop(popped);
+            stats.drop(DropReason.FILTERED);
+            return Result.DONE;
+        }
+        int used = 0;
+        long left = total;
+        while (left > 0 && used < popped) {
+            left -= Math.min(left, capacities[used]);
+            used++;
+        }
+        if (!fixHeader(total, used)) {
+            vq.unpop(popped);
+            stats.drop(DropReason.UNSUPPORTED_OFFLOAD);
+            return Result.DONE;
+        }
+        vq.unpop(popped - used);
+        left = total;
+        for (int k = 0; k < used; k++) {
+            long len = Math.min(left, capacities[k]);
+            vq.addUsed(heads[k], len);
+            left -= len;
+        }
+        stats.packet(total - NetHeader.SIZE);
+        return Result.DONE;
+    }
+
+    private boolean isGso() {
+        return vnetHeader && (all.byteAt(NetHeader.OFF_GSO_TYPE) & ~NetHeader.VIRTIO_NET_HDR_GSO_ECN)
+                != NetHeader.VIRTIO_NET_HDR_GSO_NONE;
+    }
+
+    /**
+     * Pops chains until their writable space reaches {@code needed} (one chain without MRG_RXBUF). When the
+     * ring runs dry first, everything is un-popped and notifications are enabled; if buffers arrived
+     * meanwhile it tries again.
+     */
+    private Result gather(long needed) {
+        while (true) {
+            all.clear();
+            popped = 0;
+            long capacity = 0;
+            boolean dry = false;
+            while (capacity < needed && popped < heads.length) {
+                if (!vq.pop(chain)) {
+                    if (vq.isBroken()) {
+                        vq.unpop(popped);
+                        return Result.FAILED;
+                    }
+                    dry = true;
+                    break;
+                }
+                if (popped == 0 && chain.writableLength() < NetHeader.SIZE) {
+                    vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
+                            + " writable bytes, less than the 12-byte header");
+                    return Result.FAILED;
+                }
+                if (all.count() + chain.descriptorCount() > all.capacity()) {
+                    vq.unpop(1);
+                    break;
+                }
+                chain.writableRanges(all, 0);
+                heads[popped] = chain.head();
+                capacities[popped] = chain.writableLength();
+                capacity += chain.writableLength();
+                popped++;
+                if (!session.mergeable) {
+                    break;
+                }
+            }
+            if (!dry) {
+                return Result.DONE;
+            }
+            vq.unpop(popped);
+            popped = 0;
+            if (!vq.enableNotifications()) {
+                return Result.NO_BUFFERS;
+            }
+            vq.disableNotifications();
+        }
+    }
+
+    /**
+     * Makes the header at the start of {@link #all} what the driver may see: {@code num_buffers}, and
+     * flags/GSO only as the driver accepts them.
+     *
+     * @return false when the frame carries an offload the driver refused that cannot be completed here
+     */
+    private boolean fixHeader(long total, int used) {
+        if (!vnetHeader) {
+            header.fill((byte) 0);
+        } else {
+            all.copyTo(0, header, 0, NetHeader.SIZE);
+            long offloads = session.guestOffloads;
+            boolean guestCsum = (offloads & (1L << NetFeatures.VIRTIO_NET_F_GUEST_CSUM)) != 0;
+            int flags = header.get(ValueLayout.JAVA_BYTE, NetHeader.OFF_FLAGS) & 0xFF;
+            int gsoType = header.get(ValueLayout.JAVA_BYTE, NetHeader.OFF_GSO_TYPE) & 0xFF;
+            if (gsoType != NetHeader.VIRTIO_NET_HDR_GSO_NONE && !gsoAccepted(gsoType, offloads)) {
+                return false;
+            }
+            if ((flags & NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 && !guestCsum) {
+                int start = Short.toUnsignedInt(header.get(LE16, NetHeader.OFF_CSUM_START));
+                int offset = Short.toUnsignedInt(header.get(LE16, NetHeader.OFF_CSUM_OFFSET));
+                long length = total - NetHeader.SIZE;
+                if (!SoftwareOffload.checksumFits(length, start, offset)) {
+                    return false;
+                }
+                int value = SoftwareOffload.checksumValue(all, NetHeader.SIZE, length, start);
+                patch.set(BE16, 0, (short) value);
+                all.copyFrom(patch, 0, NetHeader.SIZE + (long) start + offset, 2);
+            }
+            flags = guestCsum ? flags & (NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM | NetHeader.VIRTIO_NET_HDR_F_DATA_VALID)
+                    : 0;
+            header.set(ValueLayout.JAVA_BYTE, NetHeader.OFF_FLAGS, (byte) flags);
+        }
+        header.set(LE16, NetHeader.OFF_NUM_BUFFERS, (short) (session.mergeable ? used : 1));
+        all.copyFrom(header, 0, 0, NetHeader.SIZE);
+        return true;
+    }
+
+    private static boolean gsoAccepted(int gsoType, long offloads) {
+        if ((gsoType & NetHeader.VIRTIO_NET_HDR_GSO_ECN) != 0
+                && (offloads & (1L << NetFeatures.VIRTIO_NET_F_GUEST_ECN)) == 0) {
+            return false;
+        }
+        int feature = switch (gsoType & ~NetHeader.VIRTIO_NET_HDR_GSO_ECN) {
+            case NetHeader.VIRTIO_NET_HDR_GSO_TCPV4 -> NetFeatures.VIRTIO_NET_F_GUEST_TSO4;
+            case NetHeader.VIRTIO_NET_HDR_GSO_TCPV6 -> NetFeatures.VIRTIO_NET_F_GUEST_TSO6;
+            case NetHeader.VIRTIO_NET_HDR_GSO_UDP -> NetFeatures.VIRTIO_NET_F_GUEST_UFO;
+            case NetHeader.VIRTIO_NET_HDR_GSO_UDP_L4 -> -1;
+            default -> -2;
+        };
+        if (feature == -1) {
+            return (offloads & (NetFeatures.bits(NetFeatures.VIRTIO_NET_F_GUEST_USO4,
+                    NetFeatures.VIRTIO_NET_F_GUEST_USO6))) != 0;
+        }
+        return feature >= 0 && (offloads & (1L << feature)) != 0;
+    }
+
+    /** Consumes and drops the backend's next frame (link down, or too big for any buffer). */
+    private Result discard(DropReason reason) {
+        if (discardBuffer == null) {
+            discardBuffer = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN);
+            discardList = new SegmentList(1);
+        }
+        discardList.clear();
+        discardList.add(discardBuffer, 0, discardBuffer.byteSize());
+        int n;
+        try {
+            n = backendQueue.read(discardList);
+        } catch (BackendException e) {
+            stats.error();
+            return Result.DONE;
+        }
+        if (n <= 0) {
+            return Result.NO_FRAME;
+        }
+        stats.drop(reason);
+        return Result.DONE;
+    }
+}
