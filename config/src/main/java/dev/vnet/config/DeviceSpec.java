@@ -1,5 +1,6 @@
 package dev.vnet.config;
 
+import dev.vnet.spi.MacAddress;
 import java.util.Map;
 
 /**

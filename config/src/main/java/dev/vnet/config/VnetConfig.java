@@ -1,5 +1,6 @@
 package dev.vnet.config;
 
+import dev.vnet.spi.MacAddress;
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigException;
 import com.typesafe.config.ConfigFactory;
@@ -132,9 +133,9 @@ public record VnetConfig(List<DeviceSpec> devices) {
             String type = string(c, path, "type");
             TransportSpec transport = transport(path + ".transport", c);
             int pairs = intIn(c, path, "queue-pairs", 1, 256, "an integer 1..256");
-            int rx = powerOfTwo(c, path, "rx-queue-size", 64, 32768);
-            int tx = powerOfTwo(c, path, "tx-queue-size", 64, 32768);
-            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", 16, 32768);
+            int rx = powerOfTwo(c, path, "rx-queue-size", 8, 1024);
+            int tx = powerOfTwo(c, path, "tx-queue-size", 8, 1024);
+            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", 8, 1024);
             MacAddress mac = mac(c, path, id);
             int mtu = intIn(c, path, "mtu", 68, 65535, "an integer 68..65535");
             int speed = intIn(c, path, "speed", -1, Integer.MAX_VALUE, "-1 (unknown) or 0..2147483647 Mbit/s");
@@ -176,8 +177,13 @@ public record VnetConfig(List<DeviceSpec> devices) {
             if (text.equals("auto")) {
                 return id == null ? null : MacAddress.derive(id);
             }
-            MacAddress mac = MacAddress.parse(text);
-            if (mac == null || mac.isMulticast() || text.equals("00:00:00:00:00:00")) {
+            MacAddress mac = null;
+            try {
+                mac = MacAddress.parse(text);
+            } catch (IllegalArgumentException e) {
+                // reported below
+            }
+            if (mac == null || mac.isMulticast() || mac.value() == 0) {
                 problems.add(new ConfigProblem(path + ".mac", quote(text),
                         "auto or a unicast MAC such as \"52:54:00:12:34:56\""));
                 return null;

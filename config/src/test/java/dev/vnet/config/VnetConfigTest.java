@@ -1,5 +1,6 @@
 package dev.vnet.config;
 
+import dev.vnet.spi.MacAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
@@ -75,7 +76,7 @@ class VnetConfigTest {
     void everyProblemInAFileIsReportedTogetherWithPathValueAndAllowed() {
         List<ConfigProblem> p = problems("""
                 vnet.devices = [
-                  { id = a, queue-pairs = 0, rx-queue-size = 100, tx-queue-size = 65536, ctrl-queue-size = 8,
+                  { id = a, queue-pairs = 0, rx-queue-size = 100, tx-queue-size = 2048, ctrl-queue-size = 4,
                     mac = "01:00:5e:00:00:01", mtu = 20, speed = -2, duplex = sideways,
                     transport { slot = 40, function = 9 }, features { mrg-rxbf = true, csum = maybe } }
                   { id = b, backend { type = "" } }
@@ -95,7 +96,7 @@ class VnetConfigTest {
                 "vnet.devices[0].features.csum",
                 "vnet.devices[1].backend.type");
         assertThat(p).filteredOn(x -> x.path().endsWith("rx-queue-size")).singleElement()
-                .isEqualTo(new ConfigProblem("vnet.devices[0].rx-queue-size", "100", "a power of two 64..32768"));
+                .isEqualTo(new ConfigProblem("vnet.devices[0].rx-queue-size", "100", "a power of two 8..1024"));
         assertThat(p).filteredOn(x -> x.path().endsWith("mrg-rxbf")).singleElement().extracting(ConfigProblem::allowed)
                 .asString().contains("no such key").contains("mrg-rxbuf");
         assertThat(p).filteredOn(x -> x.path().endsWith(".mac")).singleElement().extracting(ConfigProblem::value)

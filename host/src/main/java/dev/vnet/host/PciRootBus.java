@@ -4,6 +4,7 @@ import dev.vnet.spi.MmioBus;
 import dev.vnet.spi.PciBar;
 import dev.vnet.spi.PciFunction;
 import dev.vnet.spi.PciFunctionContext;
+import dev.vnet.spi.PciHost;
 import dev.vnet.spi.PioHandler;
 import java.util.ArrayList;
 import java.util.List;
@@ -18,7 +19,7 @@ import java.util.concurrent.atomic.AtomicReferenceArray;
  * the all-ones protocol through configuration space, places it in the MMIO window, and enables memory
  * decoding and bus mastering, as SeaBIOS or OVMF would before the guest kernel runs.
  */
-public final class PciRootBus {
+public final class PciRootBus implements PciHost {
 
     public static final int CONFIG_ADDRESS_PORT = 0xCF8;
     public static final int CONFIG_DATA_PORT = 0xCFC;
@@ -81,8 +82,21 @@ public final class PciRootBus {
         return 16 + (slot % 8);
     }
 
-    /** Attaches {@code function} at {@code slot}.{@code fn} and wires its buses and INTx pin. */
-    public void plug(int slot, int fn, PciFunction function) {
+    /**
+     * Attaches {@code function} at {@code slot}.{@code fn} (slot {@link #ANY_SLOT}: the first free slot
+     * from 1; slot 0 is the host bridge's on a PC) and wires its buses and INTx pin.
+     */
+    @Override
+    public synchronized int plug(int slot, int fn, PciFunction function) {
+        if (slot == ANY_SLOT) {
+            slot = 1;
+            while (slot < SLOTS && functions.get(slot * FUNCTIONS + fn) != null) {
+                slot++;
+            }
+            if (slot == SLOTS) {
+                throw new IllegalArgumentException("no free PCI slot for function " + fn);
+            }
+        }
         int index = slot * FUNCTIONS + fn;
         if (slot < 0 || slot >= SLOTS || fn < 0 || fn >= FUNCTIONS) {
             throw new IllegalArgumentException("PCI slot " + slot + "." + fn + " out of range (0..31.0..7)");
@@ -91,14 +105,13 @@ public final class PciRootBus {
             throw new IllegalArgumentException("PCI slot " + slot + "." + fn + " is taken");
         }
         function.attach(new PciFunctionContext(mmio, pio, interrupts.line(gsiFor(slot)), interrupts));
+        return slot;
     }
 
-    /** Detaches and closes the function at {@code slot}.{@code fn}, if any. */
+    /** Detaches the function at {@code slot}.{@code fn}, if any; its owner closes it. */
+    @Override
     public void unplug(int slot, int fn) {
-        PciFunction f = functions.getAndSet(slot * FUNCTIONS + fn, null);
-        if (f != null) {
-            f.close();
-        }
+        functions.set(slot * FUNCTIONS + fn, null);
     }
 
     public PciFunction function(int slot, int fn) {

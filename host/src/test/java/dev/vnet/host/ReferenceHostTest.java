@@ -147,26 +147,33 @@ class ReferenceHostTest {
     }
 
     @Test
-    void msiMessagesReachTheVectorHandlerAndStraysAreCounted() {
+    void msiMessagesReachTheGuestAndStraysAreCounted() {
         List<Integer> seen = new ArrayList<>();
-        irq.onVector(0x41, seen::add);
-        irq.send(InterruptController.msiAddress(0), 0x41);
+        irq.connectCpu((address, data) -> seen.add(data));
+        irq.send(InterruptController.msiAddress(0), 0x4041);
         irq.send(0x1234_0000L, 0x41);
-        assertThat(seen).containsExactly(0x41);
+        assertThat(seen).containsExactly(0x4041);
         assertThat(irq.deliveries(0x41)).isEqualTo(1);
         assertThat(irq.strayMessages()).isEqualTo(1);
     }
 
     @Test
-    void intxRunsTheHandlerOnTheRisingLevelOnly() {
-        int[] runs = {0};
-        irq.onGsi(17, () -> runs[0]++);
+    void intxLevelIsForwardedToTheGuestPin() {
+        List<Boolean> levels = new ArrayList<>();
         var line = irq.line(17);
         line.set(true);
-        line.set(true);
-        assertThat(irq.level(17)).isTrue();
+        irq.connectGsi(17, levels::add);
         line.set(false);
-        line.set(true);
-        assertThat(runs[0]).isEqualTo(2);
+        assertThat(levels).containsExactly(true, false);
+        assertThat(irq.level(17)).isFalse();
+    }
+
+    @Test
+    void anySlotPicksTheFirstFreeSlotFromOne() {
+        assertThat(bus.plug(PciRootBus.ANY_SLOT, 0, new MinimalFunction())).isEqualTo(1);
+        assertThat(bus.plug(PciRootBus.ANY_SLOT, 0, new MinimalFunction())).isEqualTo(2);
+        bus.unplug(1, 0);
+        assertThat(bus.function(1, 0)).isNull();
+        assertThat(bus.plug(PciRootBus.ANY_SLOT, 0, new MinimalFunction())).isEqualTo(1);
     }
 }

@@ -1,5 +1,6 @@
 package dev.vnet.net;
 
+import dev.vnet.spi.MacAddress;
 import dev.vnet.virtio.VirtioFeatures;
 
 /**

@@ -1,5 +1,6 @@
 package dev.vnet.net;
 
+import dev.vnet.spi.MacAddress;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.NetBackend;
 import dev.vnet.spi.ReadinessListener;

@@ -1,5 +1,6 @@
 package dev.vnet.net;
 
+import dev.vnet.spi.MacAddress;
 import static dev.vnet.net.harness.NetDriver.le16;
 import static dev.vnet.net.harness.NetDriver.le64;
 import static org.assertj.core.api.Assertions.assertThat;

@@ -1,5 +1,6 @@
 package dev.vnet.net;
 
+import dev.vnet.spi.MacAddress;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vnet.net.harness.Bed;
