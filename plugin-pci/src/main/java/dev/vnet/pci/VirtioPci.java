@@ -14,6 +14,8 @@ public final class VirtioPci {
     public static final int VIRTIO_PCI_REVISION = 1;
     /** The class code a virtio-net function presents (network controller, Ethernet). */
     public static final int PCI_CLASS_NETWORK_ETHERNET = 0x020000;
+    /** Class code for device types without a more specific one (unclassified, "other"). */
+    public static final int PCI_CLASS_OTHERS = 0xFF0000;
     /** QEMU's subsystem id for its virtio devices; our default. */
     public static final int PCI_SUBDEVICE_ID_QEMU = 0x1100;
 
@@ -33,5 +35,15 @@ public final class VirtioPci {
     public static final int VIRTIO_PCI_ISR_CONFIG = 0x2;
 
     private VirtioPci() {
+    }
+
+    /** The class code a modern virtio function of device type {@code deviceId} presents, as QEMU picks it. */
+    public static int classCodeFor(int deviceId) {
+        return switch (deviceId) {
+            case 1 -> PCI_CLASS_NETWORK_ETHERNET;
+            case 2 -> 0x010000; // block: mass storage, SCSI
+            case 3 -> 0x078000; // console: communication, other
+            default -> PCI_CLASS_OTHERS;
+        };
     }
 }

@@ -1,0 +1,83 @@
+package dev.vnet.config;
+
+import dev.vnet.spi.NetBackendProvider;
+import dev.vnet.spi.VnetPlugin;
+import java.util.List;
+import java.util.Map;
+import java.util.ServiceLoader;
+import java.util.TreeMap;
+import java.util.stream.Collectors;
+
+/**
+ * The plugins on the class path, found once with {@link ServiceLoader}: devices, transports and
+ * network backends, each by its {@link VnetPlugin#type()}.
+ */
+public final class PluginRegistry {
+
+    private final Map<String, DevicePlugin> devices;
+    private final Map<String, TransportPlugin> transports;
+    private final Map<String, NetBackendProvider> backends;
+
+    private PluginRegistry(Map<String, DevicePlugin> devices, Map<String, TransportPlugin> transports,
+                           Map<String, NetBackendProvider> backends) {
+        this.devices = devices;
+        this.transports = transports;
+        this.backends = backends;
+    }
+
+    /** Discovers every plugin visible to {@code loader}. */
+    public static PluginRegistry discover(ClassLoader loader) {
+        return new PluginRegistry(load(DevicePlugin.class, loader), load(TransportPlugin.class, loader),
+                load(NetBackendProvider.class, loader));
+    }
+
+    private static <T extends VnetPlugin> Map<String, T> load(Class<T> type, ClassLoader loader) {
+        Map<String, T> out = new TreeMap<>();
+        for (T plugin : ServiceLoader.load(type, loader)) {
+            T previous = out.putIfAbsent(plugin.type(), plugin);
+            if (previous != null && previous.getClass() != plugin.getClass()) {
+                throw new IllegalStateException("two " + type.getSimpleName() + "s claim type '" + plugin.type()
+                        + "': " + previous.getClass().getName() + " and " + plugin.getClass().getName());
+            }
+        }
+        return out;
+    }
+
+    public DevicePlugin device(String type) {
+        return devices.get(type);
+    }
+
+    public TransportPlugin transport(String type) {
+        return transports.get(type);
+    }
+
+    public NetBackendProvider backend(String type) {
+        return backends.get(type);
+    }
+
+    /** "one of: a (desc), b (desc)" for error messages. */
+    static String choices(Map<String, ? extends VnetPlugin> plugins) {
+        if (plugins.isEmpty()) {
+            return "a plugin type, but none is on the class path";
+        }
+        return "one of the types on the class path: " + plugins.values().stream()
+                .map(p -> p.type() + " (" + p.description() + ")").collect(Collectors.joining(", "));
+    }
+
+    /** Problems for every unknown type in {@code spec}, listing what is available. */
+    List<ConfigProblem> check(DeviceSpec spec) {
+        List<ConfigProblem> problems = new java.util.ArrayList<>();
+        if (!devices.containsKey(spec.type())) {
+            problems.add(new ConfigProblem(spec.path() + ".type", "\"" + spec.type() + "\"", choices(devices)));
+        }
+        if (!transports.containsKey(spec.transport().type())) {
+            problems.add(new ConfigProblem(spec.path() + ".transport.type", "\"" + spec.transport().type() + "\"",
+                    choices(transports)));
+        }
+        if (!backends.containsKey(spec.backend().type())) {
+            problems.add(new ConfigProblem(spec.backend().path() + ".type", "\"" + spec.backend().type() + "\"",
+                    choices(backends)));
+        }
+        return problems;
+    }
+}
