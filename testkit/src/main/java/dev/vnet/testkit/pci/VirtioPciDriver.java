@@ -269,6 +269,44 @@ public final class VirtioPciDriver {
         }
     }
 
+    /**
+     * What the PCI core does when firmware, not this model, placed the BARs: size each memory BAR with
+     * the all-ones protocol and keep the address firmware programmed ({@code pci_read_bases}).
+     */
+    private void readAssignedBars() {
+        int command = config.read(PCI_COMMAND, 2);
+        config.write(PCI_COMMAND, 2, command & ~PCI_COMMAND_MEMORY); // no decoding while sizing
+        for (int bar = 0; bar < 6; bar++) {
+            int reg = PCI_BASE_ADDRESS_0 + 4 * bar;
+            int low = config.read(reg, 4);
+            if ((low & 1) != 0) {
+                continue;
+            }
+            boolean is64 = (low & 0x6) == 0x4;
+            long address = Integer.toUnsignedLong(low) & 0xFFFF_FFF0L;
+            config.write(reg, 4, 0xFFFF_FFFF);
+            long mask = Integer.toUnsignedLong(config.read(reg, 4)) & 0xFFFF_FFF0L;
+            config.write(reg, 4, low);
+            if (is64) {
+                int high = config.read(reg + 4, 4);
+                address |= Integer.toUnsignedLong(high) << 32;
+                config.write(reg + 4, 4, 0xFFFF_FFFF);
+                mask |= Integer.toUnsignedLong(config.read(reg + 4, 4)) << 32;
+                config.write(reg + 4, 4, high);
+            } else if (mask != 0) {
+                mask |= 0xFFFF_FFFF_0000_0000L;
+            }
+            if (mask != 0) {
+                barAddress[bar] = address;
+                barSize[bar] = ~mask + 1;
+            }
+            if (is64) {
+                bar++;
+            }
+        }
+        config.write(PCI_COMMAND, 2, command);
+    }
+
     // ---- probe ----
 
     /**
@@ -292,6 +330,9 @@ public final class VirtioPciDriver {
             throw new ProbeException("transitional device id " + Integer.toHexString(device) + ": legacy not modelled");
         }
         virtioDeviceId = device - 0x1040;
+        if (java.util.Arrays.stream(barAddress).allMatch(a -> a == 0)) {
+            readAssignedBars();
+        }
         findCapabilities();
         if (commonCap == 0 || isrCap == 0 || notifyCap == 0) {
             throw new ProbeException("missing capabilities: common " + commonCap + " isr " + isrCap + " notify "
