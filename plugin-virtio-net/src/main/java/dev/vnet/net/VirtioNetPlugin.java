@@ -57,6 +57,12 @@ public final class VirtioNetPlugin implements DevicePlugin {
             Map.entry("version-1", VirtioFeatures.VIRTIO_F_VERSION_1),
             Map.entry("ring-reset", VirtioFeatures.VIRTIO_F_RING_RESET));
 
+    /** The HOCON switch name of a feature bit (e.g. {@code mrg-rxbuf}), or {@code bitN} for others. */
+    public static String featureName(int bit) {
+        return FEATURE_SWITCHES.entrySet().stream().filter(e -> e.getValue() == bit).map(Map.Entry::getKey)
+                .findFirst().orElse("bit" + bit);
+    }
+
     @Override
     public String type() {
         return "virtio-net";
