@@ -67,6 +67,11 @@ public final class PciBed implements AutoCloseable {
         return InJvmBackend.loopback(config.id(), config.queuePairs(), InJvmBackend.DEFAULT_RING_BYTES);
     }
 
+    /** A device on {@code backend} with Linux's features and MSI-X per queue. */
+    public static PciBed start(NetBackend backend, NetDeviceConfig config) {
+        return start(backend, config, Strategy.MSIX_PER_VQ, d -> d);
+    }
+
     public static PciBed start(NetBackend backend, NetDeviceConfig config, long wanted) {
         return start(backend, config, Strategy.MSIX_PER_VQ, d -> d.wanted(wanted));
     }
