@@ -72,6 +72,10 @@ public final class PciBed implements AutoCloseable {
         return start(backend, config, Strategy.MSIX_PER_VQ, d -> d);
     }
 
+    public static PciBed start(NetBackend backend, NetDeviceConfig config, UnaryOperator<VirtioNetDriver> knobs) {
+        return start(backend, config, Strategy.MSIX_PER_VQ, knobs);
+    }
+
     public static PciBed start(NetBackend backend, NetDeviceConfig config, long wanted) {
         return start(backend, config, Strategy.MSIX_PER_VQ, d -> d.wanted(wanted));
     }

@@ -718,11 +718,21 @@ public final class VirtioNetDriver {
      * the device never used, set the ring up again, {@code vp_modern_enable_vq_after_reset}, refill.
      */
     public void resetRxQueue(int pair) {
+        disableRxQueue(pair);
+        enableRxQueue(pair);
+    }
+
+    /** The first half of {@link #resetRxQueue}: the queue is reset and its unused buffers dropped. */
+    public void disableRxQueue(int pair) {
         pci.resetQueue(rxq(pair));
         freeRx[pair].clear();
         rxOutstanding[pair] = 0;
         backlog[pair].clear();
         napiScheduled[pair] = false;
+    }
+
+    /** The second half of {@link #resetRxQueue}: a fresh ring, enabled and filled. */
+    public void enableRxQueue(int pair) {
         pci.reenableQueue(rxq(pair));
         fillRx(pair);
     }
