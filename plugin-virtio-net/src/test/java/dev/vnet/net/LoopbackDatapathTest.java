@@ -162,6 +162,35 @@ class LoopbackDatapathTest {
         }
     }
 
+    @ParameterizedTest(name = "rx buffers {0}: without INDIRECT_DESC and with rings shrunk to 64, every size loops back")
+    @MethodSource("bufferModes")
+    void directDescriptorsAndShrunkRings(RxMode mode) throws Exception {
+        NetDeviceConfig config = PciBed.config().disable(dev.vnet.net.NetFeatures.VIRTIO_NET_F_MTU).build();
+        try (PciBed bed = PciBed.loopback(config, d -> {
+            d.pci().limitQueueSizes(64, 64, 16);
+            return featuresFor(mode, true).apply(d).without(VIRTIO_RING_F_INDIRECT_DESC);
+        })) {
+            assertThat(bed.driver.has(VIRTIO_RING_F_INDIRECT_DESC)).isFalse();
+            assertThat(bed.queue(0).size()).isEqualTo(64);
+            assertThat(bed.queue(2).size()).isEqualTo(16);
+            for (int round = 0; round < 3; round++) {
+                for (int i = 0; i < SIZES.length; i++) {
+                    if (mode == RxMode.SMALL && SIZES[i] > GOOD_PACKET_LEN) {
+                        continue;
+                    }
+                    byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, SIZES[i], 100 * round + i);
+                    bed.driver.send(0, frame);
+                    Received r = bed.driver.receive(0, WAIT);
+                    assertThat(r).as("round %d, %d bytes", round, SIZES[i]).isNotNull();
+                    assertThat(r.frame()).isEqualTo(frame);
+                }
+            }
+            assertThat(bed.driver.setPromisc(false)).isZero();
+            assertThat(bed.driver.rxErrors()).isZero();
+            assertThat(bed.needsReset()).isFalse();
+        }
+    }
+
     static Stream<Strategy> strategies() {
         return Stream.of(Strategy.values());
     }
