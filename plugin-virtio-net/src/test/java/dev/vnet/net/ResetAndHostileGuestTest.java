@@ -48,6 +48,31 @@ class ResetAndHostileGuestTest {
     }
 
     @Test
+    void resetWithTrafficInFlightLeavesTheRingsAloneOnceStatusReadsZero() throws Exception {
+        try (PciBed bed = PciBed.loopback(PciBed.config().queuePairs(2).build())) {
+            for (int i = 0; i < 200; i++) {
+                int pair = i % 2;
+                if (bed.driver.send(pair, Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 1514, i)) < 0) {
+                    break;
+                }
+            }
+            bed.pci.reset();
+            assertThat(bed.pci.status()).isZero();
+            int[] used = new int[5];
+            for (int q = 0; q < 5; q++) {
+                used[q] = bed.queue(q).usedIdx();
+            }
+            Thread.sleep(50);
+            for (int q = 0; q < 5; q++) {
+                assertThat(bed.queue(q).usedIdx()).as("queue %d used.idx after reset", q).isEqualTo(used[q]);
+            }
+            long messages = bed.pci.interrupts().totalMessages();
+            Thread.sleep(20);
+            assertThat(bed.pci.interrupts().totalMessages()).as("no interrupt after reset").isEqualTo(messages);
+        }
+    }
+
+    @Test
     void deviceRestartsAfterResetWithTheConfiguredMacAndCarriesTraffic() throws Exception {
         try (PciBed bed = PciBed.loopback(PciBed.config().build())) {
             assertThat(bed.driver.setMacAddress(Frames.PEER_MAC)).isZero();
