@@ -42,8 +42,11 @@ import java.util.Map;
  *       when more than half of the ring's budget is free, and re-enables callbacks
  *       ({@code virtqueue_napi_complete}: polls again if buffers were used meanwhile). The driver never
  *       looks at the used ring without a callback, so a device that forgets an interrupt fails.</li>
- *   <li>{@link #send}: {@code start_xmit}: free old buffers, one 12-byte header with the frame in one sg
- *       entry, or the header in its own ({@link #headerInOwnSg}), kick when the device asks.</li>
+ *   <li>{@link #send}: {@code start_xmit}: free old buffers with callbacks off and re-arm them with
+ *       {@code virtqueue_enable_cb_delayed} (with EVENT_IDX, an interrupt only after 3/4 of the
+ *       outstanding buffers); then the 12-byte header with the frame in one sg entry, or the header in
+ *       its own ({@link #headerInOwnSg}); kick when the device asks. {@link #awaitTxDone} is
+ *       {@code virtnet_poll_tx}.</li>
  *   <li>{@link #command}: {@code virtnet_send_command}: out {class, cmd}, out data, in ack; kick; spin on
  *       {@code virtqueue_get_buf}.</li>
  *   <li>{@link #configChanged}: {@code virtnet_config_changed_work}: status, link, ANNOUNCE_ACK.</li>
@@ -537,8 +540,11 @@ public final class VirtioNetDriver {
      * @return the head index, or -28 (-ENOSPC) when the ring is full
      */
     public int send(int pair, byte[] header, byte[] frame, boolean headerOwnSg) {
-        reclaimTx(pair);
         DriverQueue q = pci.queue(txq(pair));
+        do { // start_xmit with NAPI TX: free old buffers with callbacks off, then re-arm them delayed
+            q.disableCb();
+            reclaimTx(pair);
+        } while (!q.enableCbDelayed());
         int total = header.length + frame.length;
         int sizeClass = Integer.highestOneBit(Math.max(total, 64) * 2 - 1);
         ArrayDeque<Long> free = freeTx.computeIfAbsent(sizeClass, k -> new ArrayDeque<>());
@@ -584,11 +590,16 @@ public final class VirtioNetDriver {
         long deadline = System.nanoTime() + timeout.toNanos();
         while (true) {
             long callbacks = irq.queueCallbacks(txq(pair));
+            q.disableCb(); // virtnet_poll_tx
             reclaimTx(pair);
+            boolean more = !q.enableCb();
             if (q.numFree() == q.size()) {
                 List<Integer> lengths = List.copyOf(txCompleted[pair]);
                 txCompleted[pair].clear();
                 return lengths;
+            }
+            if (more) {
+                continue;
             }
             long left = deadline - System.nanoTime();
             if (left <= 0) {
