@@ -63,6 +63,8 @@ final class DeviceLifecycle implements CommonConfig.Host, GuestErrorListener {
     /** The driver's bits; DEVICE_NEEDS_RESET is kept apart because workers set it without the lock. */
     private volatile int driverStatus;
     private final AtomicBoolean needsReset = new AtomicBoolean();
+    /** Why DEVICE_NEEDS_RESET was set (the first guest error since the last reset), for diagnostics. */
+    private volatile String needsResetReason;
     private boolean active;
     private long features;
     private Virtqueue[] queues;
@@ -250,11 +252,18 @@ final class DeviceLifecycle implements CommonConfig.Host, GuestErrorListener {
         msix.clearPending();
         driverStatus = 0;
         needsReset.set(false);
+        needsResetReason = null;
+    }
+
+    /** The guest error that set DEVICE_NEEDS_RESET, or null. */
+    String needsResetReason() {
+        return needsResetReason;
     }
 
     @Override
     public void guestError(String reason) {
         if (needsReset.compareAndSet(false, true)) {
+            needsResetReason = reason;
             LOG.warn("guest error, device needs reset: {}", reason);
             if ((driverStatus & DeviceStatus.DRIVER_OK) != 0) {
                 interrupts.config();

@@ -168,6 +168,14 @@ public final class VirtioPciFunction implements PciFunction {
         }
     }
 
+    /**
+     * Why the device set DEVICE_NEEDS_RESET (the first guest error since the last reset), or null: for the
+     * host's diagnostics, since the status bit alone does not say.
+     */
+    public String needsResetReason() {
+        return lifecycle.needsResetReason();
+    }
+
     /** The interrupt router the device receives at activation (package-private for tests). */
     InterruptRouter interrupts() {
         return lifecycle.interrupts();

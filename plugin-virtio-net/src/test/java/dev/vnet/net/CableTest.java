@@ -4,9 +4,11 @@ import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vnet.net.backend.InJvmBackend;
-import dev.vnet.net.harness.Bed;
+import dev.vnet.net.harness.PciBed;
+import dev.vnet.testkit.net.VirtioNetDriver;
+import java.util.function.UnaryOperator;
 import dev.vnet.net.harness.Frames;
-import dev.vnet.net.harness.NetDriver.Received;
+import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import dev.vnet.spi.BackendRequest;
 import dev.vnet.spi.NetBackend;
 import dev.vnet.spi.NetBackendProvider;
@@ -27,26 +29,27 @@ class CableTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
 
-    static long features(boolean mrg, boolean eventIdx) {
-        long f = NetFeatures.ALL;
-        if (!mrg) {
-            f &= ~VirtioFeatures.bit(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
-        }
-        if (!eventIdx) {
-            f &= ~VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_EVENT_IDX);
-        }
-        return f;
+    static UnaryOperator<VirtioNetDriver> features(boolean mrg, boolean eventIdx) {
+        return d -> {
+            if (!mrg) {
+                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
+            }
+            if (!eventIdx) {
+                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
+            }
+            return d;
+        };
     }
 
     @ParameterizedTest(name = "MRG_RXBUF {0}, EVENT_IDX {1}, {2} pairs: 60/1514/9014/65550-byte frames cross the cable both ways")
     @CsvSource({"true, true, 1", "false, true, 1", "true, false, 1", "false, false, 1", "true, true, 4", "false, false, 4"})
     void framesCrossTheCableBothWays(boolean mrg, boolean eventIdx, int pairs) throws Exception {
         InJvmBackend[] ends = InJvmBackend.cable("c", pairs, InJvmBackend.DEFAULT_RING_BYTES);
-        try (Bed a = Bed.start(ends[0], Bed.config().queuePairs(pairs).disable(NetFeatures.VIRTIO_NET_F_MTU).build(),
-                features(mrg, eventIdx), null);
-             Bed b = Bed.start(ends[1], Bed.config().queuePairs(pairs).disable(NetFeatures.VIRTIO_NET_F_MTU)
+        try (PciBed a = PciBed.start(ends[0], PciBed.config().queuePairs(pairs).disable(NetFeatures.VIRTIO_NET_F_MTU).build(),
+                features(mrg, eventIdx));
+             PciBed b = PciBed.start(ends[1], PciBed.config().queuePairs(pairs).disable(NetFeatures.VIRTIO_NET_F_MTU)
                      .mac("52:54:00:00:00:02").build(),
-                     features(mrg, eventIdx), null)) {
+                     features(mrg, eventIdx))) {
             int seed = 0;
             for (int size : new int[] {60, 1514, 9014, 65550}) {
                 for (int p = 0; p < pairs; p++) {
@@ -54,8 +57,8 @@ class CableTest {
                     byte[] ba = Frames.ethernet(Frames.DEVICE_MAC, Frames.PEER_MAC, size, seed++);
                     a.driver.send(p, ab);
                     b.driver.send(p, ba);
-                    Received atB = b.driver.receiveAndRefill(p, WAIT);
-                    Received atA = a.driver.receiveAndRefill(p, WAIT);
+                    Received atB = b.driver.receive(p, WAIT);
+                    Received atA = a.driver.receive(p, WAIT);
                     assertThat(atB).as("%d bytes A->B on pair %d", size, p).isNotNull();
                     assertThat(atA).as("%d bytes B->A on pair %d", size, p).isNotNull();
                     assertThat(atB.frame()).isEqualTo(ab);
@@ -71,8 +74,8 @@ class CableTest {
     void tsoFromAReachesBSegmentedWhenBRefusesGuestTso() throws Exception {
         InJvmBackend[] ends = InJvmBackend.cable("tso", 1, InJvmBackend.DEFAULT_RING_BYTES);
         long bFeatures = NetFeatures.ALL & ~NetFeatures.GUEST_OFFLOADS;
-        try (Bed a = Bed.start(ends[0], Bed.config().build(), NetFeatures.ALL, null);
-             Bed b = Bed.start(ends[1], Bed.config().mac("52:54:00:00:00:02").build(), bFeatures, null)) {
+        try (PciBed a = PciBed.start(ends[0], PciBed.config().build(), NetFeatures.ALL);
+             PciBed b = PciBed.start(ends[1], PciBed.config().mac("52:54:00:00:00:02").build(), bFeatures)) {
             byte[] frame = Frames.tcp4Partial(Frames.PEER_MAC, Frames.DEVICE_MAC, 4000, 1);
             a.driver.send(0, Frames.header(1, NetHeader.VIRTIO_NET_HDR_GSO_TCPV4, 54, 1000, 34, 16), frame, true);
             for (int i = 0; i < 4; i++) {
@@ -87,14 +90,13 @@ class CableTest {
     @Test
     void aFullPeerRingIsBackpressureForTheSender() throws Exception {
         InJvmBackend[] ends = InJvmBackend.cable("full", 1, 2 * NetHeader.MAX_BUFFER_LEN);
-        try (Bed a = Bed.start(ends[0], Bed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build(), NetFeatures.ALL,
-                null);
-             Bed b = Bed.start(ends[1], Bed.config().mac("52:54:00:00:00:02").build(), NetFeatures.ALL, null)) {
-            b.device.reset(); // B's driver went away: nobody drains B's ring
+        try (PciBed a = PciBed.start(ends[0], PciBed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build(), NetFeatures.ALL);
+             PciBed b = PciBed.start(ends[1], PciBed.config().mac("52:54:00:00:00:02").build(), NetFeatures.ALL)) {
+            b.pci.reset(); // B's driver went away: nobody drains B's ring
             for (int i = 0; i < 4; i++) {
                 a.driver.send(0, Frames.ethernet(Frames.PEER_MAC, Frames.DEVICE_MAC, 65550, i));
             }
-            assertThat(a.harness.await(() -> ends[1].pendingFrames() == 1, WAIT)).isTrue();
+            assertThat(a.await(() -> ends[1].pendingFrames() == 1, WAIT)).isTrue();
             Thread.sleep(50);
             assertThat(ends[1].pendingFrames()).as("bounded: one 64 KiB frame fits, the rest wait").isEqualTo(1);
             assertThat(a.device.stats().tx(0).getPackets()).isEqualTo(1);

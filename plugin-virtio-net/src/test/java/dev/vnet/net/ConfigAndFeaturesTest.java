@@ -6,6 +6,8 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vnet.net.backend.InJvmBackend;
 import dev.vnet.net.harness.Bed;
+import dev.vnet.net.harness.PciBed;
+import dev.vnet.testkit.pci.VirtioPciDriver;
 import dev.vnet.net.harness.PlainBackend;
 import dev.vnet.spi.Offloads;
 import dev.vnet.virtio.FeatureRules;
@@ -191,6 +193,39 @@ class ConfigAndFeaturesTest {
             assertThat(d.readConfig(6, 2)).isZero();
             assertThat(d.readConfig(12, 4)).isEqualTo(-1);
             assertThat(d.readConfig(16, 1)).isEqualTo(0xFF);
+        }
+    }
+
+    @Test
+    void theDriverReadsTheConfigSpaceThroughTheBarAndNegotiatesLinuxFeatures() {
+        NetDeviceConfig c = PciBed.config().mac("52:54:00:ab:cd:ef").mtu(9000).queuePairs(3).build();
+        try (PciBed bed = PciBed.loopback(c)) {
+            assertThat(bed.driver.mac()).containsExactly(0x52, 0x54, 0x00, 0xab, 0xcd, 0xef);
+            assertThat(bed.driver.mtu()).isEqualTo(9000);
+            assertThat(bed.driver.maxQueuePairs()).isEqualTo(3);
+            assertThat(bed.driver.linkUp()).isTrue();
+            assertThat(bed.pci.deviceConfigLength()).isGreaterThanOrEqualTo(bed.device.configSize());
+            assertThat(bed.device.negotiatedFeatures()).isEqualTo(bed.driver.features());
+            assertThat(VirtioFeatures.has(bed.driver.features(), NetFeatures.VIRTIO_NET_F_CTRL_RX_EXTRA))
+                    .as("not in Linux's table").isFalse();
+            assertThat(bed.driver.mode()).isEqualTo(dev.vnet.testkit.net.VirtioNetDriver.RxMode.MERGEABLE);
+        }
+    }
+
+    @Test
+    void featuresOkIsRefusedThroughTheTransportForADependencyViolation() {
+        NetDeviceConfig c = PciBed.config().build();
+        try (VirtioNetDevice d = device(c);
+             dev.vnet.testkit.FakeGuestMemory mem = dev.vnet.testkit.FakeGuestMemory.standard()) {
+            var function = new dev.vnet.pci.VirtioPciFunction(d, mem.memory(),
+                    dev.vnet.pci.VirtioPci.PCI_CLASS_NETWORK_ETHERNET);
+            VirtioPciDriver pci = VirtioPciDriver.plug(function, mem);
+            assertThat(pci.probe()).isEqualTo(VirtioNetDevice.VIRTIO_ID_NET);
+            pci.addStatus(VirtioPciDriver.VIRTIO_CONFIG_S_DRIVER);
+            pci.writeDriverFeatures(VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1)
+                    | VirtioFeatures.bit(NetFeatures.VIRTIO_NET_F_CTRL_RX));
+            assertThat(pci.featuresOk()).as("CTRL_RX without CTRL_VQ").isFalse();
+            function.close();
         }
     }
 }

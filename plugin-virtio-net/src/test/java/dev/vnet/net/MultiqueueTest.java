@@ -3,41 +3,56 @@ package dev.vnet.net;
 import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vnet.net.backend.InJvmBackend;
-import dev.vnet.net.harness.Bed;
 import dev.vnet.net.harness.Frames;
-import dev.vnet.net.harness.NetDriver.Received;
+import dev.vnet.net.harness.PciBed;
+import dev.vnet.net.harness.PlainBackend;
+import dev.vnet.testkit.net.VirtioNetDriver;
+import dev.vnet.testkit.net.VirtioNetDriver.Received;
+import dev.vnet.testkit.pci.VirtioPciDriver.Strategy;
 import dev.vnet.virtio.VirtioFeatures;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
+import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.CsvSource;
 
-/** Queue pairs: one worker each, VQ_PAIRS_SET, RX steered by the backend queue that delivered the frame. */
+/**
+ * Queue pairs through the PCI transport: one worker each, VQ_PAIRS_SET, RX steered by the backend queue
+ * that delivered the frame, queues rx(i) = 2i, tx(i) = 2i + 1, control last.
+ */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
 class MultiqueueTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
 
-    @ParameterizedTest(name = "{0} pairs, MRG_RXBUF {1}, EVENT_IDX {2}: each pair loops its own frames back")
-    @CsvSource({"1, true, true", "1, false, false", "4, true, true", "4, true, false", "4, false, true",
-        "4, false, false"})
-    void everyPairCarriesTraffic(int pairs, boolean mrg, boolean eventIdx) throws Exception {
-        long f = NetFeatures.ALL;
-        if (!mrg) {
-            f &= ~VirtioFeatures.bit(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
-        }
-        if (!eventIdx) {
-            f &= ~VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_EVENT_IDX);
-        }
-        try (Bed bed = Bed.loopback(Bed.config().queuePairs(pairs).build(), f)) {
+    static UnaryOperator<VirtioNetDriver> knobs(boolean mrg, boolean eventIdx) {
+        return d -> {
+            if (!mrg) {
+                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
+            }
+            if (!eventIdx) {
+                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
+            }
+            return d;
+        };
+    }
+
+    @ParameterizedTest(name = "{0} pairs, MRG_RXBUF {1}, EVENT_IDX {2}, {3}: each pair loops its own frames back")
+    @CsvSource({"1, true, true, MSIX_PER_VQ", "1, false, false, INTX", "4, true, true, MSIX_PER_VQ",
+        "4, true, false, MSIX_SHARED", "4, false, true, INTX", "4, false, false, MSIX_PER_VQ"})
+    void everyPairCarriesTraffic(int pairs, boolean mrg, boolean eventIdx, Strategy strategy) throws Exception {
+        NetDeviceConfig config = PciBed.config().queuePairs(pairs).build();
+        try (PciBed bed = PciBed.start(PciBed.loopbackBackend(config), config, strategy, knobs(mrg, eventIdx))) {
             assertThat(bed.device.activeQueuePairs()).isEqualTo(pairs);
+            assertThat(bed.driver.ctrlIndex()).isEqualTo(2 * pairs);
+            assertThat(bed.pci.queueCount()).isEqualTo(2 * pairs + 1);
             for (int round = 0; round < 3; round++) {
                 for (int p = 0; p < pairs; p++) {
                     byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 1514, p * 10 + round);
                     bed.driver.send(p, frame);
-                    Received r = bed.driver.receiveAndRefill(p, WAIT);
+                    Received r = bed.driver.receive(p, WAIT);
                     assertThat(r).as("pair %d round %d", p, round).isNotNull();
                     assertThat(r.frame()).isEqualTo(frame);
                 }
@@ -51,28 +66,30 @@ class MultiqueueTest {
 
     @Test
     void withoutMqTheControlQueueIsIndexTwoAndOnlyPairZeroRuns() throws Exception {
-        long f = NetFeatures.ALL & ~VirtioFeatures.bit(NetFeatures.VIRTIO_NET_F_MQ);
-        try (Bed bed = Bed.loopback(Bed.config().queuePairs(4).build(), f)) {
-            assertThat(bed.harness.ctrlIndex()).isEqualTo(2);
-            assertThat(bed.driver.command(0, 0, new byte[] {1})).isZero();
+        try (PciBed bed = PciBed.loopback(PciBed.config().queuePairs(4).build(),
+                d -> d.without(NetFeatures.VIRTIO_NET_F_MQ))) {
+            assertThat(bed.driver.ctrlIndex()).isEqualTo(2);
+            assertThat(bed.driver.maxQueuePairs()).isEqualTo(1);
+            assertThat(bed.driver.setPromisc(true)).isZero();
             byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 60, 1);
             bed.driver.send(0, frame);
             assertThat(bed.driver.receive(0, WAIT).frame()).isEqualTo(frame);
             assertThat(bed.device.stats().ctrl().getKicks()).isPositive();
+            assertThat(bed.device.activeQueuePairs()).isEqualTo(1);
         }
     }
 
     @Test
     void shrinkingPairsStopsRxOnRetiredPairsAndTellsTheBackend() throws Exception {
-        try (Bed bed = Bed.loopback(Bed.config().queuePairs(4).build(), NetFeatures.ALL)) {
-            assertThat(bed.driver.command(4, 0, dev.vnet.net.harness.NetDriver.le16(2))).isZero();
+        try (PciBed bed = PciBed.loopback(PciBed.config().queuePairs(4).build())) {
+            assertThat(bed.driver.setQueuePairs(2)).isZero();
             assertThat(bed.device.activeQueuePairs()).isEqualTo(2);
             // A frame sent on pair 3 lands in backend queue 3 mod 2 = 1.
             byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 300, 5);
             bed.driver.send(3, frame);
             assertThat(bed.driver.receive(1, WAIT).frame()).isEqualTo(frame);
             assertThat(bed.driver.receive(3, Duration.ofMillis(50))).isNull();
-            assertThat(bed.driver.command(4, 0, dev.vnet.net.harness.NetDriver.le16(4))).isZero();
+            assertThat(bed.driver.setQueuePairs(4)).isZero();
             bed.driver.send(3, frame);
             assertThat(bed.driver.receive(3, WAIT).frame()).isEqualTo(frame);
         }
@@ -80,8 +97,8 @@ class MultiqueueTest {
 
     @Test
     void eachPairHasItsOwnWorkerThread() throws Exception {
-        String id = Bed.uniqueId("mqthreads");
-        try (Bed bed = Bed.loopback(Bed.config().id(id).queuePairs(4).build(), NetFeatures.ALL)) {
+        String id = dev.vnet.net.harness.Bed.uniqueId("mqthreads");
+        try (PciBed bed = PciBed.loopback(PciBed.config().id(id).queuePairs(4).build())) {
             long workers = Thread.getAllStackTraces().keySet().stream()
                     .filter(t -> t.getName().startsWith(id + "-pair")).count();
             assertThat(workers).isEqualTo(4);
@@ -94,10 +111,10 @@ class MultiqueueTest {
 
     @Test
     void backendActiveQueuesFollowVqPairsSet() throws Exception {
-        dev.vnet.net.harness.PlainBackend backend = new dev.vnet.net.harness.PlainBackend(4, true);
-        try (Bed bed = Bed.start(backend, Bed.config().queuePairs(4).build(), NetFeatures.ALL, null)) {
-            assertThat(backend.activePairs()).isEqualTo(4);
-            bed.driver.command(4, 0, dev.vnet.net.harness.NetDriver.le16(3));
+        PlainBackend backend = new PlainBackend(4, true);
+        try (PciBed bed = PciBed.start(backend, PciBed.config().queuePairs(4).build())) {
+            assertThat(backend.activePairs()).as("Linux sets every pair at open").isEqualTo(4);
+            assertThat(bed.driver.setQueuePairs(3)).isZero();
             assertThat(backend.activePairs()).isEqualTo(3);
             assertThat(InJvmBackend.class).isNotNull();
         }

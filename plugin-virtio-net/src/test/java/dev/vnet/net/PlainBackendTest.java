@@ -2,10 +2,11 @@ package dev.vnet.net;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
-import dev.vnet.net.harness.Bed;
+import dev.vnet.net.harness.PciBed;
+import dev.vnet.testkit.net.VirtioNetDriver;
+import java.util.function.UnaryOperator;
 import dev.vnet.net.harness.Frames;
-import dev.vnet.net.harness.NetDriver;
-import dev.vnet.net.harness.NetDriver.Received;
+import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import dev.vnet.net.harness.PlainBackend;
 import dev.vnet.virtio.VirtioFeatures;
 import java.time.Duration;
@@ -21,22 +22,23 @@ class PlainBackendTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
 
-    static long features(boolean mrg, boolean eventIdx) {
-        long f = NetFeatures.ALL;
-        if (!mrg) {
-            f &= ~VirtioFeatures.bit(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
-        }
-        if (!eventIdx) {
-            f &= ~VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_EVENT_IDX);
-        }
-        return f;
+    static UnaryOperator<VirtioNetDriver> features(boolean mrg, boolean eventIdx) {
+        return d -> {
+            if (!mrg) {
+                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
+            }
+            if (!eventIdx) {
+                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
+            }
+            return d;
+        };
     }
 
     @ParameterizedTest(name = "header in its own sg {0}: TX strips the virtio header for a plain backend")
     @CsvSource({"true", "false"})
     void txStripsTheHeader(boolean split) throws Exception {
         PlainBackend backend = new PlainBackend(1, true);
-        try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
+        try (PciBed bed = PciBed.start(backend, PciBed.config().build(), NetFeatures.ALL)) {
             byte[] frame = Frames.ethernet(Frames.OTHER_MAC, Frames.DEVICE_MAC, 1514, 1);
             bed.driver.send(0, new byte[12], frame, split);
             bed.driver.awaitTxDone(0, WAIT);
@@ -47,9 +49,9 @@ class PlainBackendTest {
     @Test
     void txChecksumIsCompletedInSoftwareWithoutCopyingTheFrame() throws Exception {
         PlainBackend backend = new PlainBackend(1, true);
-        try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
-            assertThat(bed.harness.has(NetFeatures.VIRTIO_NET_F_CSUM)).isTrue();
-            assertThat(bed.harness.has(NetFeatures.VIRTIO_NET_F_HOST_TSO4)).isFalse();
+        try (PciBed bed = PciBed.start(backend, PciBed.config().build(), NetFeatures.ALL)) {
+            assertThat(bed.driver.has(NetFeatures.VIRTIO_NET_F_CSUM)).isTrue();
+            assertThat(bed.driver.has(NetFeatures.VIRTIO_NET_F_HOST_TSO4)).isFalse();
             byte[] frame = Frames.udp4Partial(Frames.OTHER_MAC, Frames.DEVICE_MAC, 1001, 4);
             byte[] before = frame.clone();
             bed.driver.send(0, Frames.header(1, 0, 0, 0, 34, 6), frame, true);
@@ -65,11 +67,11 @@ class PlainBackendTest {
     @CsvSource({"true, true, true", "true, false, false", "false, true, true", "false, false, false"})
     void rxAddsTheHeader(boolean mrg, boolean eventIdx, boolean peekKnown) throws Exception {
         PlainBackend backend = new PlainBackend(1, peekKnown);
-        try (Bed bed = Bed.start(backend, Bed.config().build(), features(mrg, eventIdx), null)) {
+        try (PciBed bed = PciBed.start(backend, PciBed.config().build(), features(mrg, eventIdx))) {
             for (int size : new int[] {60, 1514}) {
                 byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, size, size);
                 backend.inject(0, frame);
-                Received r = bed.driver.receiveAndRefill(0, WAIT);
+                Received r = bed.driver.receive(0, WAIT);
                 assertThat(r).isNotNull();
                 assertThat(r.frame()).isEqualTo(frame);
                 assertThat(r.header()).containsExactly(0, 0, 0, 0, 0, 0, 0, 0, 0, 0, r.buffers(), 0);
@@ -80,14 +82,14 @@ class PlainBackendTest {
     @Test
     void unknownLengthGathersForTheLargestFrameAndReturnsUnusedBuffers() throws Exception {
         PlainBackend backend = new PlainBackend(1, false);
-        try (Bed bed = Bed.start(backend, Bed.config().mtu(9000).build(), features(true, true), null)) {
-            int ring = bed.harness.queue(0).size();
+        try (PciBed bed = PciBed.start(backend, PciBed.config().mtu(9000).build(), features(true, true))) {
+            int ring = bed.queue(0).size();
             byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 3000, 7);
             backend.inject(0, frame);
             Received r = bed.driver.receive(0, WAIT);
             assertThat(r.buffers()).isEqualTo(2);
             assertThat(r.frame()).isEqualTo(frame);
-            assertThat(bed.harness.queue(0).numFree()).as("only the two used buffers came back").isEqualTo(2);
+            assertThat(bed.queue(0).numFree()).as("only the two used buffers came back").isEqualTo(2);
             assertThat(ring).isEqualTo(256);
             assertThat(bed.device.stats().rx(0).getDrops()).isZero();
         }
@@ -96,9 +98,10 @@ class PlainBackendTest {
     @Test
     void frameTooBigForASmallBufferIsDroppedAndTheBufferKept() throws Exception {
         PlainBackend backend = new PlainBackend(1, false);
-        long f = features(false, true) & ~NetFeatures.GUEST_OFFLOADS;
-        try (Bed bed = Bed.start(backend, Bed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build(), f, null)) {
-            assertThat(bed.driver.mode()).isEqualTo(NetDriver.RxMode.SMALL);
+        UnaryOperator<VirtioNetDriver> f = d -> features(false, true).apply(d).without(
+                NetFeatures.VIRTIO_NET_F_GUEST_CSUM); // its dependents go with it
+        try (PciBed bed = PciBed.start(backend, PciBed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build(), f)) {
+            assertThat(bed.driver.mode()).isEqualTo(VirtioNetDriver.RxMode.SMALL);
             backend.inject(0, Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 4000, 1));
             byte[] small = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 100, 2);
             backend.inject(0, small);
@@ -111,7 +114,7 @@ class PlainBackendTest {
     @Test
     void fullBackendHoldsTxUntilWritable() throws Exception {
         PlainBackend backend = new PlainBackend(1, true);
-        try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
+        try (PciBed bed = PciBed.start(backend, PciBed.config().build(), NetFeatures.ALL)) {
             backend.setFull(true);
             byte[] frame = Frames.ethernet(Frames.OTHER_MAC, Frames.DEVICE_MAC, 100, 1);
             bed.driver.send(0, frame);

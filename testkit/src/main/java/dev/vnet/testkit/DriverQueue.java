@@ -296,6 +296,25 @@ public final class DriverQueue {
         return lastUsedIdx == usedIdx();
     }
 
+    /**
+     * {@code virtqueue_enable_cb_delayed_split}: re-enables callbacks but, with EVENT_IDX, asks for the
+     * interrupt only after three quarters of the outstanding buffers are used (Linux's TX path).
+     *
+     * @return false when that many were used already (the caller must poll again)
+     */
+    public boolean enableCbDelayed() {
+        if ((availFlagsShadow & AVAIL_F_NO_INTERRUPT) != 0) {
+            availFlagsShadow &= ~AVAIL_F_NO_INTERRUPT;
+            if (!event) {
+                avail.set(U16, 0, (short) availFlagsShadow);
+            }
+        }
+        int bufs = ((availIdxShadow - lastUsedIdx) & 0xFFFF) * 3 / 4;
+        U16_HANDLE.setRelease(avail, 4 + 2L * num, (short) (lastUsedIdx + bufs));
+        VarHandle.fullFence();
+        return ((usedIdx() - lastUsedIdx) & 0xFFFF) <= bufs;
+    }
+
     /** The device's used.idx (acquire). */
     public int usedIdx() {
         return Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));

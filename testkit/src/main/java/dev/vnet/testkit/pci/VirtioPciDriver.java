@@ -974,6 +974,11 @@ public final class VirtioPciDriver {
         return irq;
     }
 
+    /** The guest RAM the driver allocates its rings in. */
+    public FakeGuestMemory memory() {
+        return mem;
+    }
+
     /** How this driver reaches configuration space. */
     public ConfigAccess config() {
         return config;
