@@ -67,17 +67,26 @@ public final class PluginRegistry {
     /** Problems for every unknown type in {@code spec}, listing what is available. */
     List<ConfigProblem> check(DeviceSpec spec) {
         List<ConfigProblem> problems = new java.util.ArrayList<>();
-        if (!devices.containsKey(spec.type())) {
-            problems.add(new ConfigProblem(spec.path() + ".type", "\"" + spec.type() + "\"", choices(devices)));
-        }
-        if (!transports.containsKey(spec.transport().type())) {
-            problems.add(new ConfigProblem(spec.path() + ".transport.type", "\"" + spec.transport().type() + "\"",
-                    choices(transports)));
-        }
-        if (!backends.containsKey(spec.backend().type())) {
-            problems.add(new ConfigProblem(spec.backend().path() + ".type", "\"" + spec.backend().type() + "\"",
-                    choices(backends)));
-        }
+        problems.addAll(checkDevice(spec.path() + ".type", spec.type()));
+        problems.addAll(checkTransport(spec.path() + ".transport.type", spec.transport().type()));
+        problems.addAll(checkBackend(spec.backend().path() + ".type", spec.backend().type()));
         return problems;
+    }
+
+    List<ConfigProblem> checkDevice(String path, String type) {
+        return check(devices, path, type);
+    }
+
+    List<ConfigProblem> checkTransport(String path, String type) {
+        return check(transports, path, type);
+    }
+
+    List<ConfigProblem> checkBackend(String path, String type) {
+        return check(backends, path, type);
+    }
+
+    private static List<ConfigProblem> check(Map<String, ? extends VnetPlugin> plugins, String path, String type) {
+        return plugins.containsKey(type) ? List.of()
+                : List.of(new ConfigProblem(path, "\"" + type + "\"", choices(plugins)));
     }
 }

@@ -63,6 +63,27 @@ public record VnetConfig(List<DeviceSpec> devices) {
 
     /** Validates {@code config} layered over {@code reference.conf}. */
     public static VnetConfig load(Config config) {
+        return load(config, null);
+    }
+
+    /** Reads a HOCON file and also checks every plugin type against {@code plugins}, in the same pass. */
+    public static VnetConfig load(Path file, PluginRegistry plugins) {
+        if (!Files.isReadable(file)) {
+            throw new VnetConfigException(List.of(new ConfigProblem("(file)", file.toString(), "a readable HOCON file")));
+        }
+        try {
+            return load(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)),
+                    plugins);
+        } catch (ConfigException.Parse e) {
+            throw new VnetConfigException(List.of(new ConfigProblem("(file)", e.getMessage(), "valid HOCON syntax")));
+        }
+    }
+
+    /**
+     * Validates {@code config} layered over {@code reference.conf}; with a non-null {@code plugins},
+     * device, transport and backend types are checked too, so every problem is reported together.
+     */
+    public static VnetConfig load(Config config, PluginRegistry plugins) {
         Config root;
         try {
             root = config.withFallback(ConfigFactory.defaultReference(VnetConfig.class.getClassLoader())).resolve();
@@ -70,7 +91,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
             throw new VnetConfigException(List.of(new ConfigProblem("(substitution)", e.getMessage(),
                     "resolvable ${...} references")));
         }
-        Reader r = new Reader();
+        Reader r = new Reader(plugins);
         List<DeviceSpec> devices = r.devices(root);
         if (!r.problems.isEmpty()) {
             throw new VnetConfigException(r.problems);
@@ -81,6 +102,17 @@ public record VnetConfig(List<DeviceSpec> devices) {
     /** Collects problems instead of stopping at the first. */
     private static final class Reader {
         final List<ConfigProblem> problems = new ArrayList<>();
+        final PluginRegistry plugins;
+
+        Reader(PluginRegistry plugins) {
+            this.plugins = plugins;
+        }
+
+        void checkType(String path, String type, java.util.function.Function<PluginRegistry, List<ConfigProblem>> check) {
+            if (plugins != null && type != null) {
+                problems.addAll(check.apply(plugins));
+            }
+        }
 
         List<DeviceSpec> devices(Config root) {
             Config defaults = root.getConfig("vnet.device-defaults");
@@ -131,6 +163,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
                 problems.add(new ConfigProblem(path + ".id", quote(id), "a device id matching " + ID.pattern()));
             }
             String type = string(c, path, "type");
+            checkType(path + ".type", type, reg -> reg.checkDevice(path + ".type", type));
             TransportSpec transport = transport(path + ".transport", c);
             int pairs = intIn(c, path, "queue-pairs", 1, 256, "an integer 1..256");
             int rx = powerOfTwo(c, path, "rx-queue-size", 8, 1024);
@@ -160,6 +193,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
             Config t = device.getConfig("transport");
             unknownKeys(path, t.root(), TRANSPORT_KEYS);
             String type = string(t, path, "type");
+            checkType(path + ".type", type, reg -> reg.checkTransport(path + ".type", type));
             int slot = TransportSpec.AUTO_SLOT;
             ConfigValue v = t.getValue("slot");
             if (!(v.valueType() == ConfigValueType.STRING && "auto".equals(v.unwrapped()))) {
@@ -232,6 +266,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
             }
             Config b = device.getConfig("backend");
             String type = string(b, path, "type");
+            checkType(path + ".type", type, reg -> reg.checkBackend(path + ".type", type));
             Map<String, Object> options = new LinkedHashMap<>(b.root().unwrapped());
             options.remove("type");
             return type == null ? null : new BackendSpec(type, path, options);
@@ -283,8 +318,8 @@ public record VnetConfig(List<DeviceSpec> devices) {
         void unknownKeys(String path, ConfigObject object, Set<String> allowed) {
             for (String key : object.keySet()) {
                 if (!allowed.contains(key)) {
-                    problems.add(new ConfigProblem(path + "." + key, render(object.get(key)),
-                            "no such key; known keys: " + String.join(", ", new TreeSet<>(allowed))));
+                    problems.add(new ConfigProblem(path + "." + key, "an unknown key",
+                            "one of " + String.join(", ", new TreeSet<>(allowed))));
                 }
             }
         }

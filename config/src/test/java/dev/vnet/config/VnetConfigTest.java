@@ -98,7 +98,7 @@ class VnetConfigTest {
         assertThat(p).filteredOn(x -> x.path().endsWith("rx-queue-size")).singleElement()
                 .isEqualTo(new ConfigProblem("vnet.devices[0].rx-queue-size", "100", "a power of two 8..1024"));
         assertThat(p).filteredOn(x -> x.path().endsWith("mrg-rxbf")).singleElement().extracting(ConfigProblem::allowed)
-                .asString().contains("no such key").contains("mrg-rxbuf");
+                .asString().startsWith("one of ").contains("mrg-rxbuf");
         assertThat(p).filteredOn(x -> x.path().endsWith(".mac")).singleElement().extracting(ConfigProblem::value)
                 .isEqualTo("\"01:00:5e:00:00:01\"");
     }

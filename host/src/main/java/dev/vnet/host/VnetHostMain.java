@@ -2,6 +2,7 @@ package dev.vnet.host;
 
 import com.typesafe.config.Config;
 import com.typesafe.config.ConfigFactory;
+import dev.vnet.config.PluginRegistry;
 import dev.vnet.config.Vnet;
 import dev.vnet.config.VnetConfig;
 import dev.vnet.config.VnetConfigException;
@@ -55,13 +56,18 @@ public final class VnetHostMain implements Callable<Integer> {
     private final PrintStream out;
     private volatile boolean stopping;
 
-    VnetHostMain(PrintStream out) {
+    /** A host whose transcript goes to {@code out}; run it with {@link #execute}. */
+    public VnetHostMain(PrintStream out) {
         this.out = out;
+    }
+
+    /** Parses {@code args} and runs; returns the exit code (0 ok, 1 traffic failed, 2 bad configuration). */
+    public int execute(String... args) {
+        return new CommandLine(this).execute(args);
     }
 
     public static void main(String[] args) {
         VnetHostMain main = new VnetHostMain(System.out);
-        CommandLine cli = new CommandLine(main);
         Thread runner = Thread.currentThread();
         for (String signal : new String[] {"INT", "TERM"}) {
             sun.misc.Signal.handle(new sun.misc.Signal(signal), s -> {
@@ -69,11 +75,11 @@ public final class VnetHostMain implements Callable<Integer> {
                 runner.interrupt();
             });
         }
-        System.exit(cli.execute(args));
+        System.exit(main.execute(args));
     }
 
     /** Asks a running responder loop to end (what SIGINT/SIGTERM do). */
-    void stop() {
+    public void stop() {
         stopping = true;
     }
 
@@ -87,7 +93,7 @@ public final class VnetHostMain implements Callable<Integer> {
                 demo = ConfigFactory.empty();
                 out.println("vnet-host: built-in default configuration (one virtio-net NIC on a loopback backend)");
             } else {
-                vnetConfig = VnetConfig.load(config);
+                vnetConfig = VnetConfig.load(config, PluginRegistry.discover(VnetHostMain.class.getClassLoader()));
                 demo = Files.isReadable(config) ? ConfigFactory.parseFile(config.toFile()) : ConfigFactory.empty();
                 out.println("vnet-host: configuration " + config);
             }

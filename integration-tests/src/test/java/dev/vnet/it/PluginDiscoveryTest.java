@@ -73,4 +73,14 @@ class PluginDiscoveryTest {
             assertThat(vnet.devices()).singleElement().extracting(d -> d.device().deviceId()).isEqualTo(1);
         }
     }
+
+    @Test
+    void unknownTypesAreReportedInTheSamePassAsFieldErrors() {
+        com.typesafe.config.Config hocon = com.typesafe.config.ConfigFactory.parseString(
+                "vnet.devices = [ { id = a, mtu = 1, backend.type = vde } ]");
+        assertThatThrownBy(() -> VnetConfig.load(hocon, plugins))
+                .isInstanceOfSatisfying(VnetConfigException.class, e -> assertThat(e.problems())
+                        .extracting(ConfigProblem::path)
+                        .containsExactlyInAnyOrder("vnet.devices[0].mtu", "vnet.devices[0].backend.type"));
+    }
 }
