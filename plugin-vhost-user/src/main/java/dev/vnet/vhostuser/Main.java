@@ -130,6 +130,9 @@ public final class Main {
                         return;
                     }
                     printStats(devices);
+                    for (VhostUserBackend b : backends) {
+                        System.out.println("rings " + b.device().config().id() + ":" + b.describeRings());
+                    }
                 }
             });
         }

@@ -130,7 +130,7 @@ final class Native {
     @SuppressWarnings("restricted")
     static String strerror(int errno) {
         try {
-            MemorySegment text = (MemorySegment) STRERROR.invokeExact(cs(), errno);
+            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
             return text.equals(MemorySegment.NULL) ? "errno " + errno : text.reinterpret(256).getString(0);
         } catch (Throwable t) {
             throw rethrow(t);

@@ -313,6 +313,7 @@ public final class VhostUserBackend implements AutoCloseable {
         boolean first = !featuresSet;
         acked = features;
         featuresSet = true;
+        LOG.info("{}: features 0x{} acked", device.config().id(), Long.toHexString(features));
         if (first && (features & bit(VhostUser.F_PROTOCOL_FEATURES)) == 0) {
             // Without the protocol-features extension a ring is enabled as soon as it starts.
             for (Vring r : rings) {
@@ -562,6 +563,28 @@ public final class VhostUserBackend implements AutoCloseable {
         acked = 0;
         protocol = 0;
         mtu = 0;
+    }
+
+    /**
+     * One line per running ring for diagnostics: the device's next avail/used slots and the driver's
+     * avail.idx and used.flags as they are in memory now.
+     */
+    public synchronized String describeRings() {
+        StringBuilder sb = new StringBuilder();
+        for (Vring r : rings) {
+            Virtqueue q = r.queue;
+            if (q != null) {
+                long avail = memory.userToGuest(r.availUser, 4);
+                long used = memory.userToGuest(r.usedUser, 4);
+                int availIdx = Short.toUnsignedInt(memory.memory().slice(avail + 2, 2, dev.vnet.spi.Access.READ)
+                        .get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0));
+                int usedFlags = Short.toUnsignedInt(memory.memory().slice(used, 2, dev.vnet.spi.Access.READ)
+                        .get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0));
+                sb.append(String.format(" ring%d[next_avail=%d avail.idx=%d next_used=%d used.flags=%d%s]", r.index,
+                        q.lastAvailIndex(), availIdx, q.nextUsedIndex(), usedFlags, q.isBroken() ? " broken" : ""));
+            }
+        }
+        return sb.toString();
     }
 
     /** Whether SET_OWNER was received on this connection. */
