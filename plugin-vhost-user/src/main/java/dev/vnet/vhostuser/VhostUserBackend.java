@@ -247,9 +247,8 @@ public final class VhostUserBackend implements AutoCloseable {
             }
             case VhostUser.SET_VRING_ENABLE -> {
                 Vring r = vringState(m);
-                if ((acked & bit(VhostUser.F_PROTOCOL_FEATURES)) == 0) {
-                    throw new ProtocolException("SET_VRING_ENABLE without VHOST_USER_F_PROTOCOL_FEATURES");
-                }
+                // QEMU sends it before SET_FEATURES once GET_FEATURES offered VHOST_USER_F_PROTOCOL_FEATURES
+                // (always offered here), so the offer, not the ack, is what allows it.
                 int on = m.buffer().getInt(4);
                 if (on != 0 && on != 1) {
                     throw new ProtocolException("SET_VRING_ENABLE: ring " + r.index + ": value " + on);
