@@ -338,6 +338,30 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
         return s == null ? 0 : s.activePairs;
     }
 
+    /**
+     * Sets the queue pairs in use when the transport, not the control queue, decides it: a vhost-user
+     * front-end enables pairs with SET_VRING_ENABLE and handles VQ_PAIRS_SET itself. RX fills only
+     * pairs below {@code pairs}; the backend spreads its traffic over as many.
+     *
+     * @return false when not activated or {@code pairs} is outside 1..max_virtqueue_pairs
+     */
+    public synchronized boolean setActiveQueuePairs(int pairs) {
+        NetSession s = session;
+        if (s == null || pairs < 1 || pairs > s.maxPairs) {
+            return false;
+        }
+        if (s.activePairs != pairs) {
+            s.activePairs = pairs;
+            try {
+                backend.setActiveQueues(pairs);
+            } catch (BackendException e) {
+                LOG.warn("{}: backend could not use {} queue pairs: {}", config.id(), pairs, e.getMessage());
+            }
+            wakeAll();
+        }
+        return true;
+    }
+
     /** The features of the running driver, 0 when not activated. */
     public long negotiatedFeatures() {
         NetSession s = session;

@@ -39,6 +39,16 @@ public final class FakeGuestMemory implements AutoCloseable {
         next = baseAndSize[0][0];
     }
 
+    /**
+     * One region at {@code base} over memory the caller owns (for example a shared {@code memfd} mapping
+     * that a vhost-user back-end maps too); {@link #close()} leaves it alone.
+     */
+    public FakeGuestMemory(long base, MemorySegment backing) {
+        regions.add(new GuestRegion(base, backing, false));
+        map = new GuestMemoryMap(regions);
+        next = base;
+    }
+
     /** A 16 MiB guest at 1 MiB: enough for rings and a few hundred 64 KiB buffers. */
     public static FakeGuestMemory standard() {
         return new FakeGuestMemory(0x10_0000L, 16L << 20);

@@ -1,0 +1,153 @@
+package dev.vnet.vhostuser;
+
+import dev.vnet.spi.GuestMemoryMap;
+import dev.vnet.spi.GuestRegion;
+import java.lang.foreign.MemorySegment;
+import java.nio.ByteBuffer;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * The front-end's memory as a vhost-user SET_MEM_TABLE describes it: each region's descriptor mapped
+ * shared into this process, exposed as a {@link GuestMemoryMap} keyed by guest-physical address (what
+ * descriptors hold) plus the translation of front-end user addresses (what SET_VRING_ADDR holds) to
+ * guest-physical ones.
+ *
+ * <p>Immutable once built; {@link #close} unmaps, so the owner must first stop every queue that uses it.
+ */
+public final class MemoryTable implements AutoCloseable {
+
+    /** One region as the message states it. */
+    public record Region(long gpa, long size, long userAddr, long mmapOffset) {
+    }
+
+    private static final long PAGE = 4096;
+
+    private final List<Region> regions;
+    private final List<MemorySegment> mappings;
+    private final GuestMemoryMap memory;
+    private boolean closed;
+
+    private MemoryTable(List<Region> regions, List<MemorySegment> mappings, GuestMemoryMap memory) {
+        this.regions = List.copyOf(regions);
+        this.mappings = mappings;
+        this.memory = memory;
+    }
+
+    /**
+     * Parses a SET_MEM_TABLE payload ({@code u32 nregions, u32 padding, nregions x {gpa, size, uaddr,
+     * mmap_offset}}) and checks every field: 1..8 regions, one descriptor per region, non-empty regions
+     * that do not wrap and do not overlap, in guest-physical or in user address space.
+     */
+    public static List<Region> parse(Message m) throws ProtocolException {
+        if (m.size() < 8) {
+            throw new ProtocolException("SET_MEM_TABLE: payload of " + m.size() + " bytes");
+        }
+        ByteBuffer b = m.buffer();
+        int n = b.getInt(0);
+        if (n < 1 || n > VhostUser.MAX_MEM_REGIONS) {
+            throw new ProtocolException("SET_MEM_TABLE: " + Integer.toUnsignedString(n) + " regions, expected 1.."
+                    + VhostUser.MAX_MEM_REGIONS);
+        }
+        // QEMU sends exactly the regions used; some front-ends send the whole 8-entry array.
+        int exact = 8 + n * VhostUser.MEM_REGION_SIZE;
+        int full = 8 + VhostUser.MAX_MEM_REGIONS * VhostUser.MEM_REGION_SIZE;
+        if (m.size() != exact && m.size() != full) {
+            throw new ProtocolException("SET_MEM_TABLE: payload of " + m.size() + " bytes for " + n + " regions");
+        }
+        m.expectFds(n);
+        List<Region> out = new ArrayList<>(n);
+        for (int i = 0; i < n; i++) {
+            int o = 8 + i * VhostUser.MEM_REGION_SIZE;
+            Region r = new Region(b.getLong(o), b.getLong(o + 8), b.getLong(o + 16), b.getLong(o + 24));
+            checkRegion(i, r);
+            for (Region other : out) {
+                if (overlaps(r.gpa, other.gpa, r.size, other.size)
+                        || overlaps(r.userAddr, other.userAddr, r.size, other.size)) {
+                    throw new ProtocolException("SET_MEM_TABLE: region " + i + " overlaps another");
+                }
+            }
+            out.add(r);
+        }
+        return out;
+    }
+
+    private static void checkRegion(int i, Region r) throws ProtocolException {
+        if (r.size <= 0) {
+            throw new ProtocolException("SET_MEM_TABLE: region " + i + " has size " + Long.toUnsignedString(r.size));
+        }
+        if (wraps(r.gpa, r.size) || wraps(r.userAddr, r.size) || r.mmapOffset < 0 || wraps(r.mmapOffset, r.size)) {
+            throw new ProtocolException("SET_MEM_TABLE: region " + i + " wraps the address space");
+        }
+    }
+
+    private static boolean wraps(long start, long size) {
+        return Long.compareUnsigned(start + size - 1, start) < 0;
+    }
+
+    private static boolean overlaps(long a, long b, long aSize, long bSize) {
+        return Long.compareUnsigned(a, b + bSize - 1) <= 0 && Long.compareUnsigned(b, a + aSize - 1) <= 0;
+    }
+
+    /**
+     * Maps every region (consuming the descriptors: each is closed once mapped, or on failure).
+     *
+     * @throws NativeException when a mapping fails; nothing stays mapped
+     */
+    public static MemoryTable map(List<Region> regions, int[] fds) {
+        List<MemorySegment> mappings = new ArrayList<>();
+        List<GuestRegion> guest = new ArrayList<>();
+        try {
+            for (int i = 0; i < regions.size(); i++) {
+                Region r = regions.get(i);
+                long aligned = r.mmapOffset & -PAGE;
+                long skip = r.mmapOffset - aligned;
+                MemorySegment map = Native.mmap(fds[i], r.size + skip, aligned);
+                mappings.add(map);
+                guest.add(new GuestRegion(r.gpa, map.asSlice(skip, r.size), false));
+            }
+            return new MemoryTable(regions, mappings, new GuestMemoryMap(guest));
+        } catch (RuntimeException e) {
+            mappings.forEach(Native::munmap);
+            throw e;
+        } finally {
+            for (int fd : fds) {
+                Native.close(fd);
+            }
+        }
+    }
+
+    public GuestMemoryMap memory() {
+        return memory;
+    }
+
+    public List<Region> regions() {
+        return regions;
+    }
+
+    /**
+     * The guest-physical address of front-end user address {@code userAddr}, when
+     * {@code [userAddr, userAddr + length)} lies inside one region.
+     *
+     * @return the address, or -1 when it does not
+     */
+    public long userToGuest(long userAddr, long length) {
+        for (Region r : regions) {
+            long off = userAddr - r.userAddr;
+            if (Long.compareUnsigned(userAddr, r.userAddr) >= 0 && Long.compareUnsigned(off, r.size) < 0
+                    && length >= 0 && length <= r.size - off) {
+                return r.gpa + off;
+            }
+        }
+        return -1;
+    }
+
+    /** Unmaps every region; idempotent. No queue may use the memory any more. */
+    @Override
+    public synchronized void close() {
+        if (!closed) {
+            closed = true;
+            mappings.forEach(Native::munmap);
+        }
+    }
+}

@@ -1,0 +1,189 @@
+package dev.vnet.vhostuser;
+
+import java.nio.file.Files;
+import java.nio.file.Path;
+import java.util.concurrent.TimeUnit;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
+
+/**
+ * Serves a {@link VhostUserBackend} on a Unix socket, one front-end at a time, on its own platform
+ * thread. Server mode binds and listens at the path (QEMU {@code -chardev socket,path=...} without
+ * {@code server=on}, DPDK {@code net_virtio_user} with {@code server=0}); client mode connects to a
+ * front-end listening there (QEMU {@code server=on}), retrying until it answers. When a connection
+ * ends, cleanly or because the front-end broke the protocol, the back-end is reset and the next
+ * front-end is served.
+ */
+public final class VhostUserServer implements AutoCloseable {
+
+    private static final Logger LOG = LoggerFactory.getLogger(VhostUserServer.class);
+    private static final long RECONNECT_MILLIS = 500;
+
+    private final Path path;
+    private final boolean client;
+    private final VhostUserBackend backend;
+    private final Thread thread;
+    private final Object lock = new Object();
+    private volatile boolean stopping;
+    private int listenFd = -1;
+    private MessageChannel current;
+    private int connections;
+    private int protocolErrors;
+
+    public VhostUserServer(Path path, boolean client, VhostUserBackend backend) {
+        this.path = path;
+        this.client = client;
+        this.backend = backend;
+        this.thread = Thread.ofPlatform().name("vhost-user-" + path.getFileName()).unstarted(this::run);
+    }
+
+    /** In server mode binds and listens before returning, so a front-end may connect right away. */
+    public VhostUserServer start() {
+        if (!client) {
+            try {
+                Files.deleteIfExists(path);
+            } catch (java.io.IOException e) {
+                throw new IllegalStateException("cannot remove stale socket " + path + ": " + e.getMessage(), e);
+            }
+            int fd = Native.socket();
+            try {
+                Native.bind(fd, path.toString());
+                Native.listen(fd, 1);
+            } catch (RuntimeException e) {
+                Native.close(fd);
+                throw e;
+            }
+            listenFd = fd;
+        }
+        thread.start();
+        return this;
+    }
+
+    /** Connections served so far (ended or current). */
+    public synchronized int connections() {
+        return connections;
+    }
+
+    /** Connections closed because the front-end broke the protocol. */
+    public synchronized int protocolErrors() {
+        return protocolErrors;
+    }
+
+    private void run() {
+        while (!stopping) {
+            int fd;
+            try {
+                fd = client ? connect() : Native.accept(listenFd);
+            } catch (NativeException e) {
+                if (!stopping) {
+                    LOG.warn("vhost-user {}: {}", path, e.getMessage());
+                    sleep(RECONNECT_MILLIS);
+                }
+                continue;
+            }
+            if (fd < 0) {
+                continue;
+            }
+            MessageChannel ch = new MessageChannel(fd);
+            synchronized (lock) {
+                if (stopping) {
+                    ch.close();
+                    break;
+                }
+                current = ch;
+            }
+            synchronized (this) {
+                connections++;
+            }
+            LOG.info("vhost-user {}: front-end connected", path);
+            serve(ch);
+            synchronized (lock) {
+                current = null;
+            }
+            ch.close();
+            backend.disconnect();
+            LOG.info("vhost-user {}: front-end disconnected", path);
+            if (client && !stopping) {
+                sleep(RECONNECT_MILLIS);
+            }
+        }
+    }
+
+    private int connect() {
+        while (!stopping) {
+            int fd = Native.socket();
+            try {
+                Native.connect(fd, path.toString());
+                return fd;
+            } catch (NativeException e) {
+                Native.close(fd);
+                if (e.errno() != Native.ENOENT && e.errno() != Native.ECONNREFUSED) {
+                    throw e;
+                }
+                sleep(RECONNECT_MILLIS);
+            }
+        }
+        return -1;
+    }
+
+    private void serve(MessageChannel ch) {
+        try {
+            Message m;
+            while ((m = ch.read()) != null) {
+                LOG.debug("vhost-user {}: {}", path, m);
+                VhostUserBackend.Result r = backend.handle(m);
+                if (r.payload() != null) {
+                    ch.reply(m.request(), r.payload());
+                } else if (m.needsReply() && backend.replyAck()) {
+                    ch.reply(m.request(), Message.u64Payload(r.status()));
+                } else if (r.status() != 0) {
+                    LOG.warn("vhost-user {}: {} failed (no REPLY_ACK to report it)", path, m);
+                }
+            }
+        } catch (ProtocolException e) {
+            synchronized (this) {
+                protocolErrors++;
+            }
+            LOG.warn("vhost-user {}: closing the connection: {}", path, e.getMessage());
+        } catch (RuntimeException e) {
+            if (!stopping) {
+                LOG.warn("vhost-user {}: connection failed: {}", path, e.toString());
+            }
+        }
+    }
+
+    private static void sleep(long millis) {
+        try {
+            TimeUnit.MILLISECONDS.sleep(millis);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+    }
+
+    /** Stops serving: closes the connection and the listening socket, waits for the thread. */
+    @Override
+    public void close() {
+        stopping = true;
+        synchronized (lock) {
+            if (current != null) {
+                current.shutdown();
+            }
+        }
+        if (listenFd >= 0) {
+            Native.shutdown(listenFd);
+        }
+        thread.interrupt();
+        try {
+            thread.join(10_000);
+        } catch (InterruptedException e) {
+            Thread.currentThread().interrupt();
+        }
+        if (listenFd >= 0) {
+            Native.close(listenFd);
+            listenFd = -1;
+            if (!client) {
+                Native.unlink(path.toString());
+            }
+        }
+    }
+}
