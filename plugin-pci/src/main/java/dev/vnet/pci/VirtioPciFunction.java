@@ -169,6 +169,14 @@ public final class VirtioPciFunction implements PciFunction {
         return internalErrors.get();
     }
 
+    /**
+     * Interrupts the host refused by throwing from its {@link dev.vnet.spi.MsiSink} or
+     * {@link dev.vnet.spi.InterruptLine}: each one is lost and counted, and the device goes on.
+     */
+    public long interruptFailures() {
+        return msix.sinkFailures() + isr.lineFailures();
+    }
+
     /** The BAR layout (offsets of each structure). */
     public BarLayout layout() {
         return layout;
