@@ -42,6 +42,7 @@ final class ScriptedBackend implements NetBackend {
     final AtomicInteger peekFaults = new AtomicInteger();
     final AtomicLong writes = new AtomicLong();
     final AtomicLong reads = new AtomicLong();
+    final AtomicLong peekCalls = new AtomicLong();
 
     ScriptedBackend(boolean vnetHeader, int pairs) {
         this.vnetHeader = vnetHeader;
@@ -190,6 +191,7 @@ final class ScriptedBackend implements NetBackend {
 
             @Override
             public int peekLength() {
+                peekCalls.incrementAndGet();
                 checkOpen();
                 if (peekFaults.get() > 0 && peekFaults.decrementAndGet() >= 0) {
                     throw new BackendException("scripted peek fault", EIO);

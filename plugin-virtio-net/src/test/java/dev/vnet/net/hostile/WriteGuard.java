@@ -1,6 +1,7 @@
 package dev.vnet.net.hostile;
 
 import dev.vnet.testkit.FakeGuestMemory;
+import java.util.Arrays;
 import java.util.BitSet;
 import java.util.Collection;
 
@@ -36,11 +37,18 @@ final class WriteGuard {
                 ok.set((int) (from - base), (int) (to - base));
             }
         }
-        for (int i = 0; i < length; i++) {
-            if (before[i] != after[i] && !ok.get(i)) {
+        int i = 0;
+        while (i < length) {
+            int d = Arrays.mismatch(before, i, length, after, i, length);
+            if (d < 0) {
+                break;
+            }
+            i += d;
+            if (!ok.get(i)) {
                 throw new AssertionError("device wrote guest byte 0x" + Long.toHexString(base + i)
                         + " outside the used rings and device-writable buffers");
             }
+            i++;
         }
     }
 }
