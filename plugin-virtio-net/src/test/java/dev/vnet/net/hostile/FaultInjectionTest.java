@@ -42,6 +42,8 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.params.ParameterizedTest;
+import org.junit.jupiter.params.provider.ValueSource;
 
 /**
  * Host faults under a running device: a backend returning EAGAIN, EIO and EINVAL (scripted, and a real
@@ -161,9 +163,11 @@ class FaultInjectionTest {
      * retry forever at full speed. Now TX drops and returns every chain, RX stops polling after a few
      * errors, and once the host brings the backend back a reset restarts traffic.
      */
-    @Test
-    void backendClosedUnderTheDeviceIsSurvivedAndAResetRecovers() throws Exception {
+    @ParameterizedTest(name = "frame length known to peek: {0}")
+    @ValueSource(booleans = {true, false})
+    void backendClosedUnderTheDeviceIsSurvivedAndAResetRecovers(boolean peekKnown) throws Exception {
         ScriptedBackend backend = new ScriptedBackend(true, 1);
+        backend.peekUnknown(!peekKnown); // unknown: TAP, where peek is -1 and only read reports EBADF
         try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
             backend.close();
             for (int i = 0; i < 10; i++) {
@@ -344,6 +348,35 @@ class FaultInjectionTest {
             assertThat(r.frame()).isEqualTo(TO_DEVICE);
             assertThat(fresh.interrupts().needsReset()).isFalse();
         }
+    }
+
+    /**
+     * Deterministic variants: the host unmaps guest RAM while the backend is copying a TX frame out of it,
+     * or an RX frame into it. Before the fix the copy's IllegalStateException killed the worker (counted
+     * as a device bug); now the queue reports the vanished memory and asks for a reset.
+     */
+    @ParameterizedTest(name = "while copying {0}")
+    @ValueSource(strings = {"tx", "rx"})
+    void guestMemoryClosedWhileTheBackendCopiesAFrame(String direction) throws Exception {
+        ScriptedBackend backend = new ScriptedBackend(true, 1);
+        NetDeviceConfig config = Bed.config().build();
+        VirtioNetDevice device = new VirtioNetDevice(config, backend);
+        FakeGuestMemory mem = FakeGuestMemory.standard();
+        NetHarness h = new NetHarness(device, mem, false);
+        h.negotiate(NetFeatures.rules(NetFeatures.ALL).closeOverDependencies(NetFeatures.ALL));
+        h.start();
+        NetDriver driver = new NetDriver(h);
+        driver.open(1);
+        backend.beforeCopy = mem::close;
+        if (direction.equals("tx")) {
+            driver.send(0, Frames.ethernet(Frames.OTHER_MAC, Frames.DEVICE_MAC, 60, 1));
+        } else {
+            backend.inject(0, vnet(TO_DEVICE));
+        }
+        assertThat(h.await(() -> h.interrupts().needsReset(), WAIT)).isTrue();
+        assertThat(h.interrupts().guestErrors().getFirst()).contains("guest memory became unavailable");
+        device.reset();
+        device.close();
     }
 
     // ------------------------------------------------------------------ real TAP

@@ -43,6 +43,8 @@ final class ScriptedBackend implements NetBackend {
     final AtomicLong writes = new AtomicLong();
     final AtomicLong reads = new AtomicLong();
     final AtomicLong peekCalls = new AtomicLong();
+    /** Runs inside the next write/read, before the frame is copied (then cleared): a host action mid-copy. */
+    volatile Runnable beforeCopy;
 
     ScriptedBackend(boolean vnetHeader, int pairs) {
         this.vnetHeader = vnetHeader;
@@ -145,6 +147,14 @@ final class ScriptedBackend implements NetBackend {
         }
     }
 
+    private void runHook() {
+        Runnable hook = beforeCopy;
+        if (hook != null) {
+            beforeCopy = null;
+            hook.run();
+        }
+    }
+
     @Override
     public BackendQueue queue(int index) {
         return new BackendQueue() {
@@ -157,6 +167,7 @@ final class ScriptedBackend implements NetBackend {
                     }
                     throw new BackendException("scripted write fault", writeErrno);
                 }
+                runHook();
                 byte[] b = new byte[(int) frame.totalLength()];
                 frame.copyTo(0, MemorySegment.ofArray(b), 0, b.length);
                 writes.incrementAndGet();
@@ -185,6 +196,7 @@ final class ScriptedBackend implements NetBackend {
                     return 0;
                 }
                 reads.incrementAndGet();
+                runHook();
                 buffers.copyFrom(MemorySegment.ofArray(f), 0, 0, Math.min(f.length, buffers.totalLength()));
                 return f.length;
             }
@@ -192,16 +204,16 @@ final class ScriptedBackend implements NetBackend {
             @Override
             public int peekLength() {
                 peekCalls.incrementAndGet();
+                if (peekUnknown) {
+                    return -1; // TAP: cannot tell, and does not look at the fd
+                }
                 checkOpen();
                 if (peekFaults.get() > 0 && peekFaults.decrementAndGet() >= 0) {
                     throw new BackendException("scripted peek fault", EIO);
                 }
                 synchronized (ScriptedBackend.this) {
                     byte[] f = inbound.get(index).peek();
-                    if (f == null) {
-                        return 0;
-                    }
-                    return peekUnknown ? -1 : f.length;
+                    return f == null ? 0 : f.length;
                 }
             }
         };
