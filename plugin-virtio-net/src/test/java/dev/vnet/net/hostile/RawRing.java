@@ -96,6 +96,49 @@ final class RawRing {
         return mem.u32(used + 4 + 8L * (slot & (size - 1)) + 4);
     }
 
+    /**
+     * The writable length of the chain at {@code head} as the spec defines it, walked independently of
+     * the device from what is in guest memory now (next pointers, one level of indirection), or -1 when
+     * the chain is malformed (a loop, an index out of range, a table outside RAM). Chains can alias each
+     * other's descriptors, so this, not what the test meant to build, bounds the device's used.len.
+     */
+    long referenceWritable(int head, boolean indirectAllowed) {
+        long table = desc;
+        int tableSize = size;
+        boolean inIndirect = false;
+        int i = head;
+        long writableBytes = 0;
+        for (int steps = 0; steps <= size; steps++) {
+            if (i >= tableSize) {
+                return -1;
+            }
+            long o = table + 16L * i;
+            long addr = mem.u64(o);
+            long len = mem.u32(o + 8);
+            int flags = mem.u16(o + 12);
+            int next = mem.u16(o + 14);
+            if ((flags & F_INDIRECT) != 0) {
+                if (!indirectAllowed || inIndirect || len == 0 || len % 16 != 0 || len / 16 > size
+                        || !mem.memory().contains(addr, len)) {
+                    return -1;
+                }
+                table = addr;
+                tableSize = (int) (len / 16);
+                inIndirect = true;
+                i = 0;
+                continue;
+            }
+            if ((flags & F_WRITE) != 0) {
+                writableBytes += len;
+            }
+            if ((flags & F_NEXT) == 0) {
+                return writableBytes;
+            }
+            i = next;
+        }
+        return -1;
+    }
+
     /** Every range a device-writable descriptor named since {@link #clear}. */
     List<Range> writableRanges() {
         return writable;
