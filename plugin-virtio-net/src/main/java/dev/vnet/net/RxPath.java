@@ -234,52 +234,51 @@ final class RxPath {
 
     /**
      * Pops chains until their writable space reaches {@code needed} (one chain without MRG_RXBUF). When the
-     * ring runs dry first, everything is un-popped and notifications are enabled; if buffers arrived
-     * meanwhile it tries again.
+     * ring runs dry first, notifications are enabled and the ring re-checked: buffers the driver published
+     * meanwhile are popped on top of the ones held; if there are none, everything is un-popped and the
+     * frame waits in the backend for the driver's next kick.
+     *
+     * <p>The re-check happens before un-popping, so it sees only new buffers. (Found by fuzzing: checking
+     * after the un-pop counted the chains just given back as "arrived meanwhile", and a mergeable frame
+     * larger than all posted buffers spun here forever, so the worker could not even be stopped.)
      */
     private Result gather(long needed) {
-        while (true) {
-            all.clear();
-            popped = 0;
-            long capacity = 0;
-            boolean dry = false;
-            while (capacity < needed && popped < heads.length) {
-                if (!vq.pop(chain)) {
-                    if (vq.isBroken()) {
-                        vq.unpop(popped);
-                        return Result.FAILED;
-                    }
-                    dry = true;
-                    break;
-                }
-                if (popped == 0 && chain.writableLength() < NetHeader.SIZE) {
-                    vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
-                            + " writable bytes, less than the 12-byte header");
+        all.clear();
+        popped = 0;
+        long capacity = 0;
+        while (capacity < needed && popped < heads.length) {
+            if (!vq.pop(chain)) {
+                if (vq.isBroken()) {
+                    vq.unpop(popped);
                     return Result.FAILED;
                 }
-                if (all.count() + chain.descriptorCount() > all.capacity()) {
-                    vq.unpop(1);
-                    break;
+                if (vq.enableNotifications()) {
+                    vq.disableNotifications();
+                    continue; // new buffers arrived: keep gathering
                 }
-                chain.writableRanges(all, 0);
-                heads[popped] = chain.head();
-                capacities[popped] = chain.writableLength();
-                capacity += chain.writableLength();
-                popped++;
-                if (!session.mergeable) {
-                    break;
-                }
-            }
-            if (!dry) {
-                return Result.DONE;
-            }
-            vq.unpop(popped);
-            popped = 0;
-            if (!vq.enableNotifications()) {
+                vq.unpop(popped);
+                popped = 0;
                 return Result.NO_BUFFERS;
             }
-            vq.disableNotifications();
+            if (popped == 0 && chain.writableLength() < NetHeader.SIZE) {
+                vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
+                        + " writable bytes, less than the 12-byte header");
+                return Result.FAILED;
+            }
+            if (all.count() + chain.descriptorCount() > all.capacity()) {
+                vq.unpop(1);
+                break;
+            }
+            chain.writableRanges(all, 0);
+            heads[popped] = chain.head();
+            capacities[popped] = chain.writableLength();
+            capacity += chain.writableLength();
+            popped++;
+            if (!session.mergeable) {
+                break;
+            }
         }
+        return Result.DONE;
     }
 
     /**
