@@ -13,6 +13,9 @@ import dev.vnet.virtio.ActivationContext;
 import dev.vnet.virtio.DeviceWorker;
 import dev.vnet.virtio.VirtioFeatures;
 import dev.vnet.virtio.Virtqueue;
+import dev.vnet.spi.SegmentList;
+import java.lang.foreign.Arena;
+import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
@@ -59,6 +62,8 @@ class TxHeaderFuzzTest {
     private static final VirtioNetDevice PLAIN = new VirtioNetDevice(
             NetDeviceConfig.builder().id("fuzz-tx-plain").mac(MacAddress.of(MAC)).build(), PLAIN_BACKEND);
     private static final Recorder RECORDER = new Recorder();
+    private static final MemorySegment DRAIN = Arena.ofAuto().allocate(70_000);
+    private static final SegmentList DRAIN_LIST = new SegmentList(1);
     private static final WriteGuard GUARD = new WriteGuard(MEM, RAM, WINDOW);
     private static final long FEATURE_MASK = NetFeatures.bits(NetFeatures.VIRTIO_NET_F_CSUM,
             NetFeatures.VIRTIO_NET_F_GUEST_CSUM, NetFeatures.VIRTIO_NET_F_HOST_TSO4, NetFeatures.VIRTIO_NET_F_HOST_TSO6,
@@ -80,6 +85,15 @@ class TxHeaderFuzzTest {
         MEM.fill(RAM, RX_DATA - RAM, (byte) 0);
         RECORDER.clear();
         PLAIN_BACKEND.take();
+        // Inputs are independent: frames an earlier input left in the loopback ring are drained, so TX
+        // backpressure from them cannot look like a stall. (Found by fuzzing: a ring filled by frames the
+        // RX buffers of earlier inputs could not take held TX back, as it should.)
+        DRAIN_LIST.clear();
+        DRAIN_LIST.add(DRAIN, 0, DRAIN.byteSize());
+        while (LOOP.queue(0).read(DRAIN_LIST) > 0) {
+            DRAIN_LIST.clear();
+            DRAIN_LIST.add(DRAIN, 0, DRAIN.byteSize());
+        }
 
         long wanted = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1) | (data.consumeLong() & FEATURE_MASK);
         long features = device.featureRules().closeOverDependencies(wanted & device.offeredFeatures())
@@ -205,7 +219,7 @@ class TxHeaderFuzzTest {
         byte[] dst = data.consumeInt(0, 3) == 0 ? Frames.BROADCAST : MAC;
         byte[] f = switch (data.consumeInt(0, 3)) {
             case 0 -> data.consumeBytes(data.consumeInt(0, 2000));
-            case 1 -> Frames.tcp4Partial(dst, Frames.OTHER_MAC, data.consumeInt(0, 9000), data.consumeInt());
+            case 1 -> Frames.tcp4Partial(dst, Frames.OTHER_MAC, data.consumeInt(0, 20_000), data.consumeInt());
             case 2 -> Frames.udp4Partial(dst, Frames.OTHER_MAC, data.consumeInt(0, 3000), data.consumeInt());
             default -> Frames.ethernet(dst, Frames.OTHER_MAC, data.consumeInt(14, 1600), data.consumeInt());
         };
