@@ -144,13 +144,7 @@ class SoakTest {
                         + " (%d frames dropped while down); before %s; after %s%n", sent, seconds, sent / seconds,
                 resets, pairChanges, flaps, linkDownFrames, before, after);
         assertThat(DeviceWorker.failures()).as("workers that threw").isEqualTo(workerFailures);
-        assertThat(after.deviceThreads()).as("device threads left").isZero();
-        assertThat(after.threads()).as("live threads").isLessThanOrEqualTo(before.threads() + 2);
-        assertThat(after.fds()).as("open fds").isLessThanOrEqualTo(before.fds() + 4);
-        assertThat(after.mbeans()).as("MBeans").isEqualTo(before.mbeans());
-        assertThat(after.nativeBytes()).as("direct/native buffer bytes").isLessThanOrEqualTo(before.nativeBytes() + (1 << 20));
-        assertThat(after.rss()).as("resident set (native memory)").isLessThanOrEqualTo(before.rss() + (64L << 20));
-        assertThat(after.heap()).as("heap retained after GC").isLessThanOrEqualTo(before.heap() + (64L << 20));
+        after.assertNoGrowthSince(before);
     }
 
     /** One driver incarnation: its own guest RAM, rings and buffers, freed on close. */
