@@ -1,6 +1,8 @@
 package dev.vnet.pci;
 
 import dev.vnet.spi.InterruptLine;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The ISR status byte and the INTx pin it drives (virtio 1.2, 4.1.4.5 and 4.1.5.3-4).
@@ -19,6 +21,8 @@ import dev.vnet.spi.InterruptLine;
 final class IsrRegion {
 
     private static final InterruptLine NO_LINE = asserted -> { };
+    private static final Logger LOG = LoggerFactory.getLogger(IsrRegion.class);
+    private long lineFailures;
 
     private InterruptLine line = NO_LINE;
     private int isr;
@@ -87,7 +91,19 @@ final class IsrRegion {
         boolean want = isr != 0 && !intxDisabled && !msixEnabled;
         if (want != level) {
             level = want;
-            line.set(want);
+            try {
+                line.set(want);
+            } catch (RuntimeException e) {
+                // A host fault: the level change is lost; the ISR bits stay, so the next change retries.
+                if (lineFailures++ == 0) {
+                    LOG.warn("INTx line failed (further failures are only counted)", e);
+                }
+            }
         }
+    }
+
+    /** Level changes the host's {@link InterruptLine} refused by throwing. */
+    synchronized long lineFailures() {
+        return lineFailures;
     }
 }

@@ -4,6 +4,9 @@ import dev.vnet.spi.MsiSink;
 import java.lang.invoke.MethodHandles;
 import java.lang.invoke.VarHandle;
 import java.util.concurrent.atomic.AtomicIntegerArray;
+import java.util.concurrent.atomic.AtomicLong;
+import org.slf4j.Logger;
+import org.slf4j.LoggerFactory;
 
 /**
  * The MSI-X table, pending bit array and Message Control state (PCI Local Bus 3.0, 6.8.2; virtio 1.2,
@@ -46,6 +49,8 @@ final class MsixTable {
 
     private static final VarHandle PBA = MethodHandles.arrayElementVarHandle(long[].class);
     private static final MsiSink NO_SINK = (address, data) -> { };
+    private static final Logger LOG = LoggerFactory.getLogger(MsixTable.class);
+    private final AtomicLong sinkFailures = new AtomicLong();
 
     private final int vectors;
     /** Four dwords per vector: address low, address high, data, vector control. */
@@ -233,6 +238,18 @@ final class MsixTable {
     private void send(int vector) {
         long address = Integer.toUnsignedLong(entries.get(4 * vector))
                 | ((long) entries.get(4 * vector + 1) << 32);
-        sink.send(address, entries.get(4 * vector + 2));
+        try {
+            sink.send(address, entries.get(4 * vector + 2));
+        } catch (RuntimeException e) {
+            // A host fault: the message is lost, the device and the calling worker or vCPU thread go on.
+            if (sinkFailures.getAndIncrement() == 0) {
+                LOG.warn("MSI-X sink failed for vector {} (further failures are only counted)", vector, e);
+            }
+        }
+    }
+
+    /** Messages the host's {@link dev.vnet.spi.MsiSink} refused by throwing (each one is lost). */
+    long sinkFailures() {
+        return sinkFailures.get();
     }
 }

@@ -8,6 +8,7 @@ import dev.vnet.spi.PciFunctionContext;
 import dev.vnet.virtio.VirtioDevice;
 import java.util.List;
 import java.util.Objects;
+import java.util.concurrent.atomic.AtomicLong;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -49,6 +50,8 @@ public final class VirtioPciFunction implements PciFunction {
     private final DeviceConfigWindow deviceConfig;
     private final BarHandler bar = new BarHandler();
     private final BarMapping barMapping;
+    /** Exceptions swallowed at the vCPU boundary: each one is a transport or device bug. */
+    private final AtomicLong internalErrors = new AtomicLong();
 
     /** A function with QEMU's subsystem ids and the given 24-bit class code. */
     public VirtioPciFunction(VirtioDevice device, GuestMemory memory, int classCode) {
@@ -105,6 +108,7 @@ public final class VirtioPciFunction implements PciFunction {
                 }
                 return 0;
             } catch (RuntimeException e) {
+                internalErrors.incrementAndGet();
                 LOG.error("config read at 0x{} failed", Integer.toHexString(offset), e);
                 return 0;
             }
@@ -125,6 +129,7 @@ public final class VirtioPciFunction implements PciFunction {
                     capabilities.write(offset, size, value);
                 }
             } catch (RuntimeException e) {
+                internalErrors.incrementAndGet();
                 LOG.error("config write at 0x{} failed", Integer.toHexString(offset), e);
             }
         }
@@ -154,6 +159,22 @@ public final class VirtioPciFunction implements PciFunction {
     /** The BAR's register decoder, as mapped on the memory bus (for hosts that dispatch by themselves). */
     public MmioHandler barHandler() {
         return bar;
+    }
+
+    /**
+     * How many exceptions a register access raised and this boundary swallowed (the guest saw a read of 0
+     * or an ignored write). Guest mistakes never throw, so anything above 0 is a bug worth a report.
+     */
+    public long internalErrors() {
+        return internalErrors.get();
+    }
+
+    /**
+     * Interrupts the host refused by throwing from its {@link dev.vnet.spi.MsiSink} or
+     * {@link dev.vnet.spi.InterruptLine}: each one is lost and counted, and the device goes on.
+     */
+    public long interruptFailures() {
+        return msix.sinkFailures() + isr.lineFailures();
     }
 
     /** The BAR layout (offsets of each structure). */
@@ -202,6 +223,7 @@ public final class VirtioPciFunction implements PciFunction {
                 try {
                     return dispatchRead(offset, size);
                 } catch (RuntimeException e) {
+                    internalErrors.incrementAndGet();
                     LOG.error("BAR read at 0x{} failed", Long.toHexString(offset), e);
                     return 0;
                 }
@@ -217,6 +239,7 @@ public final class VirtioPciFunction implements PciFunction {
                 try {
                     dispatchWrite(offset, size, value);
                 } catch (RuntimeException e) {
+                    internalErrors.incrementAndGet();
                     LOG.error("BAR write at 0x{} failed", Long.toHexString(offset), e);
                 }
             }

@@ -30,6 +30,8 @@ import java.nio.ByteOrder;
 final class RxPath {
 
     private static final int BUDGET = 128;
+    /** Backend faults in a row retried at once before the worker waits for a wakeup. */
+    static final int MAX_CONSECUTIVE_ERRORS = 8;
     private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
     private static final ValueLayout.OfShort LE16 =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
@@ -52,6 +54,7 @@ final class RxPath {
     private int popped;
     private final MemorySegment header = Arena.ofAuto().allocate(NetHeader.SIZE);
     private final MemorySegment patch = Arena.ofAuto().allocate(2);
+    private int consecutiveErrors;
     private MemorySegment discardBuffer;
     private SegmentList discardList;
 
@@ -89,9 +92,39 @@ final class RxPath {
                 }
             }
             return true;
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            if (vq.memoryAlive() && alive(all)) {
+                throw e; // a bug, not a vanished region
+            }
+            vq.fail("guest memory became unavailable: " + e.getMessage());
+            return false;
         } finally {
             flush();
         }
+    }
+
+    private static boolean alive(SegmentList list) {
+        for (int i = 0; i < list.count(); i++) {
+            if (!list.segment(i).scope().isAlive()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
+    /**
+     * Counts a backend fault. A few in a row are retried at once (a transient EIO must not strand a frame
+     * that no readiness callback will announce again); past {@link #MAX_CONSECUTIVE_ERRORS} the worker
+     * stops polling until the next kick or readiness wakeup, so a dead backend (closed under the device)
+     * cannot make it spin.
+     */
+    private Result backendError() {
+        stats.error();
+        if (++consecutiveErrors >= MAX_CONSECUTIVE_ERRORS) {
+            consecutiveErrors = 0;
+            return Result.NO_FRAME;
+        }
+        return Result.DONE;
     }
 
     private void flush() {
@@ -107,8 +140,10 @@ final class RxPath {
         try {
             peek = backendQueue.peekLength();
         } catch (BackendException e) {
+            // Cannot tell: read into buffers for the largest frame, as with TAP. Returning here instead
+            // would strand a frame the backend already announced (no further readable callback comes).
             stats.error();
-            return Result.NO_FRAME;
+            peek = -1;
         }
         if (peek == 0) {
             return Result.NO_FRAME;
@@ -142,9 +177,9 @@ final class RxPath {
         } catch (BackendException e) {
             vq.unpop(popped);
             stats.drop(DropReason.BACKEND_ERROR);
-            stats.error();
-            return Result.DONE;
+            return backendError();
         }
+        consecutiveErrors = 0;
         if (n <= 0) {
             vq.unpop(popped);
             return Result.NO_FRAME;
@@ -199,52 +234,51 @@ final class RxPath {
 
     /**
      * Pops chains until their writable space reaches {@code needed} (one chain without MRG_RXBUF). When the
-     * ring runs dry first, everything is un-popped and notifications are enabled; if buffers arrived
-     * meanwhile it tries again.
+     * ring runs dry first, notifications are enabled and the ring re-checked: buffers the driver published
+     * meanwhile are popped on top of the ones held; if there are none, everything is un-popped and the
+     * frame waits in the backend for the driver's next kick.
+     *
+     * <p>The re-check happens before un-popping, so it sees only new buffers. (Found by fuzzing: checking
+     * after the un-pop counted the chains just given back as "arrived meanwhile", and a mergeable frame
+     * larger than all posted buffers spun here forever, so the worker could not even be stopped.)
      */
     private Result gather(long needed) {
-        while (true) {
-            all.clear();
-            popped = 0;
-            long capacity = 0;
-            boolean dry = false;
-            while (capacity < needed && popped < heads.length) {
-                if (!vq.pop(chain)) {
-                    if (vq.isBroken()) {
-                        vq.unpop(popped);
-                        return Result.FAILED;
-                    }
-                    dry = true;
-                    break;
-                }
-                if (popped == 0 && chain.writableLength() < NetHeader.SIZE) {
-                    vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
-                            + " writable bytes, less than the 12-byte header");
+        all.clear();
+        popped = 0;
+        long capacity = 0;
+        while (capacity < needed && popped < heads.length) {
+            if (!vq.pop(chain)) {
+                if (vq.isBroken()) {
+                    vq.unpop(popped);
                     return Result.FAILED;
                 }
-                if (all.count() + chain.descriptorCount() > all.capacity()) {
-                    vq.unpop(1);
-                    break;
+                if (vq.enableNotifications()) {
+                    vq.disableNotifications();
+                    continue; // new buffers arrived: keep gathering
                 }
-                chain.writableRanges(all, 0);
-                heads[popped] = chain.head();
-                capacities[popped] = chain.writableLength();
-                capacity += chain.writableLength();
-                popped++;
-                if (!session.mergeable) {
-                    break;
-                }
-            }
-            if (!dry) {
-                return Result.DONE;
-            }
-            vq.unpop(popped);
-            popped = 0;
-            if (!vq.enableNotifications()) {
+                vq.unpop(popped);
+                popped = 0;
                 return Result.NO_BUFFERS;
             }
-            vq.disableNotifications();
+            if (popped == 0 && chain.writableLength() < NetHeader.SIZE) {
+                vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
+                        + " writable bytes, less than the 12-byte header");
+                return Result.FAILED;
+            }
+            if (all.count() + chain.descriptorCount() > all.capacity()) {
+                vq.unpop(1);
+                break;
+            }
+            chain.writableRanges(all, 0);
+            heads[popped] = chain.head();
+            capacities[popped] = chain.writableLength();
+            capacity += chain.writableLength();
+            popped++;
+            if (!session.mergeable) {
+                break;
+            }
         }
+        return Result.DONE;
     }
 
     /**
@@ -316,9 +350,9 @@ final class RxPath {
         try {
             n = backendQueue.read(discardList);
         } catch (BackendException e) {
-            stats.error();
-            return Result.DONE;
+            return backendError();
         }
+        consecutiveErrors = 0;
         if (n <= 0) {
             return Result.NO_FRAME;
         }

@@ -90,6 +90,12 @@ final class TxPath {
                     return false;
                 }
             }
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            if (vq.memoryAlive() && chain.memoryAlive()) {
+                throw e; // a bug, not a vanished region
+            }
+            vq.fail("guest memory became unavailable: " + e.getMessage());
+            return false;
         } finally {
             flush();
         }

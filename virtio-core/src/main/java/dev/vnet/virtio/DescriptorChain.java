@@ -82,6 +82,16 @@ public final class DescriptorChain {
         return descriptors;
     }
 
+    /** Whether every guest RAM range of this chain is still mapped (see {@link Virtqueue#memoryAlive}). */
+    public boolean memoryAlive() {
+        for (int i = 0; i < ranges; i++) {
+            if (!segments[i].scope().isAlive()) {
+                return false;
+            }
+        }
+        return true;
+    }
+
     /** Total bytes the device may read (at most 2^32 - 1: longer chains are refused). */
     public long readableLength() {
         return readableLength;

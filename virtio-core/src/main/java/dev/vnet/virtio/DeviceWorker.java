@@ -1,6 +1,7 @@
 package dev.vnet.virtio;
 
 import java.util.concurrent.TimeUnit;
+import java.util.concurrent.atomic.AtomicLong;
 import java.util.concurrent.locks.LockSupport;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -24,6 +25,8 @@ public final class DeviceWorker {
     }
 
     private static final Logger LOG = LoggerFactory.getLogger(DeviceWorker.class);
+    /** Steps that threw, JVM-wide: each one is a device bug (guest errors never throw). */
+    private static final AtomicLong FAILURES = new AtomicLong();
 
     private final Thread thread;
     private final Step step;
@@ -66,6 +69,14 @@ public final class DeviceWorker {
         return !thread.isAlive();
     }
 
+    /**
+     * How many workers, in this JVM, stopped because a step threw. Guest errors are reported without
+     * throwing, so a non-zero value is a device bug; fuzz and soak tests assert it does not move.
+     */
+    public static long failures() {
+        return FAILURES.get();
+    }
+
     public boolean isCurrentThread() {
         return Thread.currentThread() == thread;
     }
@@ -80,6 +91,7 @@ public final class DeviceWorker {
                 }
             }
         } catch (RuntimeException | Error e) {
+            FAILURES.incrementAndGet();
             LOG.error("device worker {} failed; the device needs a reset", thread.getName(), e);
             errors.guestError("device worker " + thread.getName() + " stopped: " + e);
         }

@@ -203,7 +203,22 @@ public final class Virtqueue {
 
     /** Whether a pop would find a chain (reads avail.idx; does not validate it). */
     public boolean hasAvailable() {
-        return brokenReason == null && availIdx() != lastAvail;
+        try {
+            return brokenReason == null && availIdx() != lastAvail;
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            fail("guest memory became unavailable: " + e.getMessage());
+            return false;
+        }
+    }
+
+    /**
+     * Whether the guest RAM behind the three rings is still mapped. A worker that catches an
+     * {@link IllegalStateException} from a guest-memory access asks this (and
+     * {@link DescriptorChain#memoryAlive}) to tell a region the host took away, which is a fault to report
+     * with {@link #fail}, from a device bug.
+     */
+    public boolean memoryAlive() {
+        return desc.scope().isAlive() && avail.scope().isAlive() && used.scope().isAlive();
     }
 
     private String walk(int head, DescriptorChain chain) {
@@ -337,17 +352,26 @@ public final class Virtqueue {
         }
         signalledUsed = publishedUsed;
         signalledValid = true;
-        if (eventIdx) {
-            int usedEvent = Short.toUnsignedInt(avail.get(U16, availBase + 4 + 2L * size));
-            return !valid || Ring16.needEvent(usedEvent, publishedUsed, old);
+        try {
+            if (eventIdx) {
+                int usedEvent = Short.toUnsignedInt(avail.get(U16, availBase + 4 + 2L * size));
+                return !valid || Ring16.needEvent(usedEvent, publishedUsed, old);
+            }
+            return (avail.get(U16, availBase) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            fail("guest memory became unavailable: " + e.getMessage());
+            return false;
         }
-        return (avail.get(U16, availBase) & VIRTQ_AVAIL_F_NO_INTERRUPT) == 0;
     }
 
     /** Asks the driver not to kick while the worker is busy (used.flags NO_NOTIFY; nothing with EVENT_IDX). */
     public void disableNotifications() {
         if (!eventIdx && brokenReason == null) {
-            used.set(U16, usedBase, (short) VIRTQ_USED_F_NO_NOTIFY);
+            try {
+                used.set(U16, usedBase, (short) VIRTQ_USED_F_NO_NOTIFY);
+            } catch (IllegalStateException | IndexOutOfBoundsException e) {
+                fail("guest memory became unavailable: " + e.getMessage());
+            }
         }
     }
 
@@ -361,13 +385,18 @@ public final class Virtqueue {
         if (brokenReason != null) {
             return false;
         }
-        if (eventIdx) {
-            U16_HANDLE.setRelease(used, usedBase + 4 + 8L * size, (short) lastAvail);
-        } else {
-            used.set(U16, usedBase, (short) 0);
+        try {
+            if (eventIdx) {
+                U16_HANDLE.setRelease(used, usedBase + 4 + 8L * size, (short) lastAvail);
+            } else {
+                used.set(U16, usedBase, (short) 0);
+            }
+            VarHandle.fullFence();
+            return availIdx() != lastAvail;
+        } catch (IllegalStateException | IndexOutOfBoundsException e) {
+            fail("guest memory became unavailable: " + e.getMessage());
+            return false;
         }
-        VarHandle.fullFence();
-        return availIdx() != lastAvail;
     }
 
     private int availIdx() {

@@ -1,0 +1,91 @@
+package dev.vnet.net.hostile;
+
+import dev.vnet.spi.BackendQueue;
+import dev.vnet.spi.NetBackend;
+import dev.vnet.spi.ReadinessListener;
+import dev.vnet.spi.SegmentList;
+import java.lang.foreign.MemorySegment;
+import java.util.ArrayList;
+import java.util.List;
+
+/**
+ * A backend without vnet headers (a raw socket) that keeps the frames written since the last
+ * {@link #take} and never produces RX frames. Bounded: past {@value #LIMIT} frames it keeps counting but
+ * stops storing, so a long fuzz campaign does not grow the heap.
+ */
+final class CapturingBackend implements NetBackend {
+
+    static final int LIMIT = 64;
+
+    private final List<byte[]> frames = new ArrayList<>();
+    private long written;
+
+    synchronized List<byte[]> take() {
+        List<byte[]> out = List.copyOf(frames);
+        frames.clear();
+        return out;
+    }
+
+    synchronized long written() {
+        return written;
+    }
+
+    @Override
+    public boolean vnetHeader() {
+        return false;
+    }
+
+    @Override
+    public int supportedOffloads() {
+        return 0;
+    }
+
+    @Override
+    public void setOffloads(int offloads) {
+    }
+
+    @Override
+    public int maxQueuePairs() {
+        return 1;
+    }
+
+    @Override
+    public void setActiveQueues(int pairs) {
+    }
+
+    @Override
+    public BackendQueue queue(int index) {
+        return new BackendQueue() {
+            @Override
+            public boolean write(SegmentList frame) {
+                byte[] b = new byte[(int) frame.totalLength()];
+                frame.copyTo(0, MemorySegment.ofArray(b), 0, b.length);
+                synchronized (CapturingBackend.this) {
+                    written++;
+                    if (frames.size() < LIMIT) {
+                        frames.add(b);
+                    }
+                }
+                return true;
+            }
+
+            @Override
+            public int read(SegmentList buffers) {
+                return 0;
+            }
+
+            @Override
+            public int peekLength() {
+                return 0;
+            }
+        };
+    }
+
+    @Override
+    public void setReadinessListener(ReadinessListener listener) {
+    }
+
+    @Override
+    public void close() {
+    }
+}
