@@ -2,7 +2,7 @@ package dev.vnet.net.hostile;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
-import dev.vnet.net.MacAddress;
+import dev.vnet.spi.MacAddress;
 import dev.vnet.net.NetDeviceConfig;
 import dev.vnet.net.NetFeatures;
 import dev.vnet.net.VirtioNetDevice;
