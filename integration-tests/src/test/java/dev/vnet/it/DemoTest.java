@@ -3,6 +3,7 @@ package dev.vnet.it;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.host.VnetHostMain;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
@@ -78,7 +79,7 @@ class DemoTest {
     @Test
     @Timeout(90)
     void tapDemoAnswersPingFromTheHostKernelAndStopsCleanly(@TempDir Path dir) throws Exception {
-        NetNs.assumeTapRootAndIp();
+        NetPrerequisites.assumeTapRootAndIp();
         assumeTrue(Files.isExecutable(Path.of("/usr/bin/ping")) || Files.isExecutable(Path.of("/bin/ping")),
                 () -> "SKIPPED: ping (iputils-ping) is not installed; bin/setup-test-host installs it");
         String ifname = NetNs.randomIfname();

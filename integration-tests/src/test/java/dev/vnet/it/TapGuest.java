@@ -1,5 +1,6 @@
 package dev.vnet.it;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.net.NetDeviceConfig;
 import dev.vnet.net.VirtioNetDevice;
 import dev.vnet.pci.VirtioPci;

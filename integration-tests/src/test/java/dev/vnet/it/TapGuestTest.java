@@ -11,6 +11,7 @@ import static dev.vnet.testkit.net.VirtioNetConstants.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.tap.Tap;
 import dev.vnet.testkit.net.Frames;
 import dev.vnet.testkit.net.InetChecksum;
@@ -71,7 +72,7 @@ class TapGuestTest {
 
     @BeforeAll
     static void requirements() {
-        NetNs.assumeTapRootAndIp();
+        NetPrerequisites.assumeTapRootAndIp();
     }
 
     static byte[] payload(int n, long seed) {
@@ -128,7 +129,7 @@ class TapGuestTest {
 
     @Test
     void aUdpDatagramWithAPartialChecksumArrivesIntactAtAKernelSocket() {
-        NetNs.assumePython();
+        NetPrerequisites.assumePython();
         try (NetNs ns = NetNs.create(); TapGuest g = TapGuest.start(ns, 1, d -> d);
              NetNs.Python receiver = ns.python(UDP_RECEIVER, NS_IP, "9000", "1")) {
             assertThat(g.driver.has(VIRTIO_NET_F_CSUM)).as("TAP offers checksum offload").isTrue();
@@ -146,7 +147,7 @@ class TapGuestTest {
     @ParameterizedTest(name = "GUEST_CSUM {0}: a datagram from the kernel arrives with the negotiated checksum flags")
     @ValueSource(booleans = {true, false})
     void aUdpDatagramFromTheKernelArrivesWithTheNegotiatedChecksumFlags(boolean guestCsum) {
-        NetNs.assumePython();
+        NetPrerequisites.assumePython();
         try (NetNs ns = NetNs.create();
              TapGuest g = TapGuest.start(ns, 1, d -> guestCsum ? d : d.without(VIRTIO_NET_F_GUEST_CSUM))) {
             assertThat(g.driver.has(VIRTIO_NET_F_GUEST_CSUM)).isEqualTo(guestCsum);
@@ -181,7 +182,7 @@ class TapGuestTest {
 
     @Test
     void aUsoSuperFrameFromTheGuestIsSegmentedByTheKernelAndArrivesWhole() {
-        NetNs.assumePython();
+        NetPrerequisites.assumePython();
         try (NetNs ns = NetNs.create(); TapGuest g = TapGuest.start(ns, 1, d -> d);
              NetNs.Python receiver = ns.python(UDP_RECEIVER, NS_IP, "9001", "8")) {
             assumeTrue(g.driver.has(VIRTIO_NET_F_HOST_USO), () -> {
@@ -215,7 +216,7 @@ class TapGuestTest {
 
     @Test
     void fourQueuePairsCarryTrafficAndVqPairsSetDetachesTapQueues() {
-        NetNs.assumePython();
+        NetPrerequisites.assumePython();
         assumeTrue(Tap.supportsMultiQueue(), () -> {
             System.out.println("SKIPPED: the kernel's TUN driver has no IFF_MULTI_QUEUE");
             return "no multiqueue TAP";

@@ -1,5 +1,6 @@
 package dev.vnet.tap;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.BackendQueue;
 
@@ -31,7 +32,7 @@ class TapLifecycleTest {
 
     @BeforeAll
     static void requireTap() {
-        NetNs.assumeTapAndRoot();
+        NetPrerequisites.assumeTapRootAndIp();
     }
 
     @Test
@@ -65,7 +66,7 @@ class TapLifecycleTest {
                 TapBackend tap = TapBackend.open(Map.of("ifname", NetNs.randomIfname(), "sndbuf", 4096), 1)) {
             tap.setReadinessListener(wire);
             String name = tap.ifname();
-            NetNs.run("ip", "link", "set", name, "netns", ns.name);
+            NetNs.run("ip", "link", "set", name, "netns", ns.name());
             ns.ip("link", "add", "br0", "type", "bridge");
             ns.ip("link", "add", "d0", "type", "veth", "peer", "name", "d1");
             ns.ip("link", "set", name, "master", "br0");
@@ -73,7 +74,7 @@ class TapLifecycleTest {
             for (String link : new String[] {"br0", "d0", "d1", name}) {
                 ns.ip("link", "set", link, "up");
             }
-            NetNs.run("tc", "-n", ns.name, "qdisc", "add", "dev", "d0", "root", "tbf", "rate", "200kbit", "burst",
+            NetNs.run("tc", "-n", ns.name(), "qdisc", "add", "dev", "d0", "root", "tbf", "rate", "200kbit", "burst",
                     "1600", "latency", "5s");
             // To a MAC nobody has: the bridge floods it to d0.
             byte[] frame = concat(vnetHdr(0, 0, 0, 0, 0, 0),
@@ -97,7 +98,7 @@ class TapLifecycleTest {
         try (NetNs ns = NetNs.create(); Wire wire = new Wire(1);
                 TapBackend tap = TapBackend.open(Map.of("ifname", NetNs.randomIfname()), 1)) {
             tap.setReadinessListener(wire);
-            NetNs.run("ip", "link", "set", tap.ifname(), "netns", ns.name);
+            NetNs.run("ip", "link", "set", tap.ifname(), "netns", ns.name());
             ns.ip("link", "set", tap.ifname(), "up");
             BackendQueue q = tap.queue(0);
             // To a MAC nobody has, with an unused ethertype: the kernel drops it, nothing comes back.

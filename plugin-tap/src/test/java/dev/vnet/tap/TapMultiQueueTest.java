@@ -1,5 +1,6 @@
 package dev.vnet.tap;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.spi.BackendQueue;
 
 import java.lang.foreign.Arena;
@@ -45,7 +46,7 @@ class TapMultiQueueTest {
 
     @BeforeAll
     static void requireTap() {
-        NetNs.assumeTapAndRoot();
+        NetPrerequisites.assumeTapRootAndIp();
     }
 
     @Test

@@ -1,5 +1,6 @@
 package dev.vnet.tap;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.BackendRequest;
 import dev.vnet.spi.NetBackend;
@@ -27,7 +28,7 @@ class TapSetupTest {
 
     @BeforeAll
     static void requireTap() {
-        NetNs.assumeTapAndRoot();
+        NetPrerequisites.assumeTapRootAndIp();
     }
 
     static TapBackend open(Map<String, Object> options, int queues) {

@@ -1,5 +1,6 @@
 package dev.vnet.tap;
 
+import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.BackendQueue;
 import dev.vnet.spi.Offloads;
@@ -61,7 +62,7 @@ class TapTrafficTest {
 
     @BeforeAll
     static void requireTap() {
-        NetNs.assumeTapAndRoot();
+        NetPrerequisites.assumeTapRootAndIp();
     }
 
     /** Opens a single-queue TAP, moves it into {@code ns} and configures the namespace's side. */

@@ -1,8 +1,5 @@
-package dev.vnet.it;
+package dev.vnet.testkit.netns;
 
-import static org.junit.jupiter.api.Assumptions.assumeTrue;
-
-import dev.vnet.tap.Tap;
 import java.io.BufferedReader;
 import java.io.IOException;
 import java.io.InputStreamReader;
@@ -22,32 +19,34 @@ import java.util.concurrent.TimeUnit;
  * by {@link #close}. IPv6 is off inside it so the kernel sends no router solicitations or DAD probes to
  * the guest. Needs iproute2 ({@code ip}); {@link #python} needs {@code python3}.
  */
-final class NetNs implements AutoCloseable {
+public final class NetNs implements AutoCloseable {
 
-    final String name;
+    private final String name;
 
     private NetNs(String name) {
         this.name = name;
     }
 
-    /** Skips the calling test, printing why, unless TAP works, we are root and {@code ip} runs. */
-    static void assumeTapRootAndIp() {
-        assumeTrue(Tap.isAvailable(), () -> skip("TAP unavailable: " + Tap.unavailabilityCause()));
-        assumeTrue(isRoot(), () -> skip("network namespaces need root"));
-        assumeTrue(runs("ip", "-V"), () -> skip("iproute2 ('ip') is not installed"));
+    /**
+     * Why namespace tests cannot run here (not root, no {@code ip}), or null when they can. Callers turn a
+     * non-null answer into a skipped test that prints it.
+     */
+    public static String missingPrerequisite() {
+        if (!isRoot()) {
+            return "network namespaces need root";
+        }
+        if (!runs("ip", "-V")) {
+            return "iproute2 ('ip') is not installed";
+        }
+        return null;
     }
 
-    /** Skips the calling test unless {@code python3} runs. */
-    static void assumePython() {
-        assumeTrue(runs("python3", "-c", "pass"), () -> skip("python3 is not installed"));
+    /** Why {@link #python} cannot run here, or null. */
+    public static String missingPython() {
+        return runs("python3", "-c", "pass") ? null : "python3 is not installed";
     }
 
-    private static String skip(String cause) {
-        System.out.println("SKIPPED: " + cause);
-        return cause;
-    }
-
-    static boolean isRoot() {
+    public static boolean isRoot() {
         try {
             for (String line : Files.readAllLines(Path.of("/proc/self/status"))) {
                 if (line.startsWith("Uid:")) {
@@ -60,7 +59,7 @@ final class NetNs implements AutoCloseable {
         return false;
     }
 
-    private static boolean runs(String... cmd) {
+    public static boolean runs(String... cmd) {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             p.getInputStream().readAllBytes();
@@ -73,8 +72,8 @@ final class NetNs implements AutoCloseable {
         }
     }
 
-    static NetNs create() {
-        NetNs ns = new NetNs("vnet-it-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
+    public static NetNs create() {
+        NetNs ns = new NetNs("vnet-test-" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt()));
         run("ip", "netns", "add", ns.name);
         try {
             ns.exec("sysctl", "-q", "-w", "net.ipv6.conf.all.disable_ipv6=1", "net.ipv6.conf.default.disable_ipv6=1");
@@ -86,12 +85,12 @@ final class NetNs implements AutoCloseable {
         return ns;
     }
 
-    static String randomIfname() {
-        return "vi" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
+    public static String randomIfname() {
+        return "vt" + HexFormat.of().toHexDigits(ThreadLocalRandom.current().nextInt());
     }
 
     /** Moves {@code ifname} from the root namespace in here, gives it {@code mac} and {@code cidr}, brings it up. */
-    void adopt(String ifname, String mac, String cidr) {
+    public void adopt(String ifname, String mac, String cidr) {
         run("ip", "link", "set", ifname, "netns", name);
         ip("link", "set", ifname, "address", mac);
         ip("addr", "add", cidr, "dev", ifname);
@@ -99,28 +98,33 @@ final class NetNs implements AutoCloseable {
     }
 
     /** A permanent neighbour entry, so the kernel sends to {@code ip} without asking ARP first. */
-    void neigh(String ifname, String ip, String mac) {
+    public void neigh(String ifname, String ip, String mac) {
         ip("neigh", "replace", ip, "lladdr", mac, "dev", ifname, "nud", "permanent");
     }
 
-    String ip(String... args) {
+    public String ip(String... args) {
         List<String> cmd = new ArrayList<>(List.of("ip", "-n", name));
         cmd.addAll(List.of(args));
         return run(cmd.toArray(String[]::new));
     }
 
-    String exec(String... args) {
+    public String exec(String... args) {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name));
         cmd.addAll(List.of(args));
         return run(cmd.toArray(String[]::new));
     }
 
     /** Starts {@code python3 -u -c script args...} inside the namespace. */
-    Python python(String script, String... args) {
+    public Python python(String script, String... args) {
         List<String> cmd = new ArrayList<>(List.of("ip", "netns", "exec", name, Python.executable(), "-u", "-c",
                 script));
         cmd.addAll(List.of(args));
         return new Python(cmd);
+    }
+
+    /** The namespace's name, for {@code ip netns exec NAME}. */
+    public String name() {
+        return name;
     }
 
     @Override
@@ -132,7 +136,7 @@ final class NetNs implements AutoCloseable {
         }
     }
 
-    static String run(String... cmd) {
+    public static String run(String... cmd) {
         try {
             Process p = new ProcessBuilder(cmd).redirectErrorStream(true).start();
             byte[] out = p.getInputStream().readAllBytes();
@@ -154,13 +158,13 @@ final class NetNs implements AutoCloseable {
     }
 
     /** A python3 process inside the namespace whose output lines are read on a daemon thread. */
-    static final class Python implements AutoCloseable {
+    public static final class Python implements AutoCloseable {
         private static volatile String executable;
         private final Process process;
         private final BlockingQueue<String> lines = new LinkedBlockingQueue<>();
 
         /** The interpreter behind a version manager's shim, resolved once. */
-        static String executable() {
+        public static String executable() {
             if (executable == null) {
                 executable = run("python3", "-c", "import sys; print(sys.executable)").strip();
             }
@@ -186,7 +190,7 @@ final class NetNs implements AutoCloseable {
             });
         }
 
-        String line(long timeoutSeconds) {
+        public String line(long timeoutSeconds) {
             try {
                 String line = lines.poll(timeoutSeconds, TimeUnit.SECONDS);
                 if (line == null) {
@@ -200,7 +204,7 @@ final class NetNs implements AutoCloseable {
         }
 
         /** Waits for the line {@code READY} (the script bound its socket). */
-        void awaitReady() {
+        public void awaitReady() {
             String line = line(15);
             if (!line.equals("READY")) {
                 throw new AssertionError("python said " + line + " instead of READY; then: " + String.join(" | ", lines));
