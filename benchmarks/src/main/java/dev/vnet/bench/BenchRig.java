@@ -41,12 +41,13 @@ public final class BenchRig implements AutoCloseable {
     private final RxDriver[] rx;
     private volatile String guestError;
 
-    public BenchRig(int pairs, int frameSize, Direction direction, NetBackend backend, byte[] txFrame) {
+    public BenchRig(int pairs, int frameSize, Direction direction, NetBackend backend, byte[] txFrame,
+                    int busyPollMicros) {
         this.backend = backend;
         long perQueue = (long) QUEUE_SIZE * ((txFrame.length + 63) & ~63L);
         this.mem = new FakeGuestMemory(0x10_0000L, (64L << 20) + 2L * pairs * perQueue);
         NetDeviceConfig config = NetDeviceConfig.builder().id("bench" + System.nanoTime()).queuePairs(pairs)
-                .queueSizes(QUEUE_SIZE, QUEUE_SIZE).mtu(1500).build();
+                .queueSizes(QUEUE_SIZE, QUEUE_SIZE).mtu(1500).busyPollMicros(busyPollMicros).build();
         this.device = new VirtioNetDevice(config, backend);
         long features = device.offeredFeatures();
         String violation = device.featureRules().violation(features);

@@ -37,6 +37,10 @@ public class InJvmBenchmark {
         @Param({"64", "1514", "65536"})
         public int frameSize;
 
+        /** The device's busy-poll time (NetDeviceConfig.busyPollMicros); 0 parks as soon as idle. */
+        @Param({"0", "50"})
+        public int busyPollMicros;
+
         BenchRig rig;
 
         abstract int pairs();
@@ -48,13 +52,13 @@ public class InJvmBenchmark {
             byte[] txFrame = BenchFrames.frame(frameSize, BenchFrames.TAP_MAC, BenchFrames.DEVICE_MAC);
             byte[] rxFrame = BenchFrames.frame(frameSize, BenchFrames.DEVICE_MAC, BenchFrames.TAP_MAC);
             NullBackend backend = new NullBackend(pairs(), direction() == BenchRig.Direction.RX ? rxFrame : null);
-            rig = new BenchRig(pairs(), frameSize, direction(), backend, txFrame);
+            rig = new BenchRig(pairs(), frameSize, direction(), backend, txFrame, busyPollMicros);
         }
 
         @TearDown(Level.Trial)
         public void tearDown() {
             System.out.println();
-            System.out.println("# " + getClass().getSimpleName() + " frame " + frameSize + ": " + rig.summary());
+            System.out.println("# " + getClass().getSimpleName() + " frame " + frameSize + " poll " + busyPollMicros + ": " + rig.summary());
             String error = rig.guestError();
             rig.close();
             if (error != null) {

@@ -74,9 +74,10 @@ public final class RxDriver {
     private int next() {
         if (lastUsed == usedIdx) {
             usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
+            int spins = 0;
             while (lastUsed == usedIdx) {
                 publish();
-                Thread.onSpinWait();
+                Waits.pause(++spins);
                 usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
             }
         }

@@ -65,8 +65,9 @@ public final class TxDriver {
         if (freeCount == 0) {
             publish();
             reclaim();
+            int spins = 0;
             while (freeCount == 0) {
-                Thread.onSpinWait();
+                Waits.pause(++spins);
                 reclaim();
             }
         }

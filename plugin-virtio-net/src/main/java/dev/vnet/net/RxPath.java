@@ -54,6 +54,10 @@ final class RxPath {
     private final MemorySegment patch = Arena.ofAuto().allocate(2);
     private MemorySegment discardBuffer;
     private SegmentList discardList;
+    /** Whether {@link #gather} may re-enable kicks when the ring runs dry (false while busy polling). */
+    private boolean arm = true;
+    /** Frames handled (delivered or dropped) so far, for the busy-poll probe. */
+    private long handled;
 
     RxPath(int pair, Virtqueue vq, BackendQueue backendQueue, NetSession session, QueueStats stats) {
         this.pair = pair;
@@ -75,6 +79,21 @@ final class RxPath {
 
     /** @return true when the budget ran out with frames possibly left */
     boolean process() {
+        arm = true;
+        return run();
+    }
+
+    /** Busy-poll probe: receives what is there without arming notifications. @return whether it did work */
+    boolean poll() {
+        long before = handled;
+        arm = false;
+        run();
+        arm = true;
+        return handled != before;
+    }
+
+    /** Receives up to {@link #BUDGET} frames; used entries are published and notified once per batch. */
+    private boolean run() {
         if (vq.isBroken() || pair >= session.activePairs) {
             return false;
         }
@@ -87,6 +106,7 @@ final class RxPath {
                 if (r != Result.DONE) {
                     return false;
                 }
+                handled++;
             }
             return true;
         } finally {
@@ -240,7 +260,7 @@ final class RxPath {
             }
             vq.unpop(popped);
             popped = 0;
-            if (!vq.enableNotifications()) {
+            if (!arm || !vq.enableNotifications()) {
                 return Result.NO_BUFFERS;
             }
             vq.disableNotifications();
@@ -254,20 +274,27 @@ final class RxPath {
      * @return false when the frame carries an offload the driver refused that cannot be completed here
      */
     private boolean fixHeader(long total, int used) {
+        // Linux's buffers hold the header in their first descriptor: edit it in guest memory, no copies.
+        boolean inPlace = all.length(0) >= NetHeader.SIZE;
+        MemorySegment header = inPlace ? all.segment(0) : this.header;
+        long at = inPlace ? all.offset(0) : 0;
         if (!vnetHeader) {
-            header.fill((byte) 0);
+            header.set(ValueLayout.JAVA_LONG_UNALIGNED, at, 0L);
+            header.set(ValueLayout.JAVA_INT_UNALIGNED, at + 8, 0);
         } else {
-            all.copyTo(0, header, 0, NetHeader.SIZE);
+            if (!inPlace) {
+                all.copyTo(0, header, 0, NetHeader.SIZE);
+            }
             long offloads = session.guestOffloads;
             boolean guestCsum = (offloads & (1L << NetFeatures.VIRTIO_NET_F_GUEST_CSUM)) != 0;
-            int flags = header.get(ValueLayout.JAVA_BYTE, NetHeader.OFF_FLAGS) & 0xFF;
-            int gsoType = header.get(ValueLayout.JAVA_BYTE, NetHeader.OFF_GSO_TYPE) & 0xFF;
+            int flags = header.get(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_FLAGS) & 0xFF;
+            int gsoType = header.get(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_GSO_TYPE) & 0xFF;
             if (gsoType != NetHeader.VIRTIO_NET_HDR_GSO_NONE && !gsoAccepted(gsoType, offloads)) {
                 return false;
             }
             if ((flags & NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM) != 0 && !guestCsum) {
-                int start = Short.toUnsignedInt(header.get(LE16, NetHeader.OFF_CSUM_START));
-                int offset = Short.toUnsignedInt(header.get(LE16, NetHeader.OFF_CSUM_OFFSET));
+                int start = Short.toUnsignedInt(header.get(LE16, at + NetHeader.OFF_CSUM_START));
+                int offset = Short.toUnsignedInt(header.get(LE16, at + NetHeader.OFF_CSUM_OFFSET));
                 long length = total - NetHeader.SIZE;
                 if (!SoftwareOffload.checksumFits(length, start, offset)) {
                     return false;
@@ -278,10 +305,12 @@ final class RxPath {
             }
             flags = guestCsum ? flags & (NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM | NetHeader.VIRTIO_NET_HDR_F_DATA_VALID)
                     : 0;
-            header.set(ValueLayout.JAVA_BYTE, NetHeader.OFF_FLAGS, (byte) flags);
+            header.set(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_FLAGS, (byte) flags);
         }
-        header.set(LE16, NetHeader.OFF_NUM_BUFFERS, (short) (session.mergeable ? used : 1));
-        all.copyFrom(header, 0, 0, NetHeader.SIZE);
+        header.set(LE16, at + NetHeader.OFF_NUM_BUFFERS, (short) (session.mergeable ? used : 1));
+        if (!inPlace) {
+            all.copyFrom(header, 0, 0, NetHeader.SIZE);
+        }
         return true;
     }
 
