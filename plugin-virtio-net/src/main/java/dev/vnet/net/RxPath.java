@@ -58,6 +58,14 @@ final class RxPath {
     private boolean arm = true;
     /** Frames handled (delivered or dropped) so far, for the busy-poll probe. */
     private long handled;
+    /** Recent frame size (a decaying maximum) that unknown-length reads offer guest buffers for. */
+    private long expected;
+    /** Guest buffers plus the bounce tail, for unknown-length reads with MRG_RXBUF. */
+    private final SegmentList withTail;
+    private MemorySegment bounce;
+    /** A frame read without enough buffers for it, delivered first once the driver posts more. */
+    private MemorySegment pending;
+    private int pendingLength;
 
     RxPath(int pair, Virtqueue vq, BackendQueue backendQueue, NetSession session, QueueStats stats) {
         this.pair = pair;
@@ -69,6 +77,7 @@ final class RxPath {
         this.chain = vq.newChain();
         this.all = new SegmentList(4 * vq.size());
         this.data = new SegmentList(4 * vq.size());
+        this.withTail = new SegmentList(4 * vq.size() + 1);
         this.heads = new int[vq.size()];
         this.capacities = new long[vq.size()];
     }
@@ -123,6 +132,9 @@ final class RxPath {
     }
 
     private Result receive() {
+        if (pendingLength > 0) {
+            return deliverPending();
+        }
         int peek;
         try {
             peek = backendQueue.peekLength();
@@ -140,7 +152,10 @@ final class RxPath {
         if (peek > 0 && (long) peek + guestHeader > NetHeader.MAX_BUFFER_LEN) {
             return discard(DropReason.TOO_BIG);
         }
-        long needed = peek > 0 ? peek + guestHeader : NetHeader.MAX_BUFFER_LEN;
+        // Unknown length with MRG_RXBUF: offer buffers for the size recent frames had, plus a bounce
+        // tail for the rest, instead of popping (and mostly un-popping) buffers for 64 KiB every frame.
+        boolean tail = peek < 0 && session.mergeable;
+        long needed = peek > 0 ? peek + guestHeader : tail ? Math.max(expected, 1) : NetHeader.MAX_BUFFER_LEN;
         Result gathered = gather(needed);
         if (gathered != Result.DONE) {
             return gathered;
@@ -156,9 +171,21 @@ final class RxPath {
             ScatterLists.addSlice(data, all, NetHeader.SIZE, capacity - NetHeader.SIZE);
             target = data;
         }
+        long guestCapacity = target.totalLength();
+        SegmentList readInto = target;
+        if (tail) {
+            if (bounce == null) {
+                bounce = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN, 64);
+                pending = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN, 64);
+            }
+            withTail.clear();
+            ScatterLists.addSlice(withTail, target, 0, guestCapacity);
+            withTail.add(bounce, 0, NetHeader.MAX_BUFFER_LEN - guestHeader);
+            readInto = withTail;
+        }
         int n;
         try {
-            n = backendQueue.read(target);
+            n = backendQueue.read(readInto);
         } catch (BackendException e) {
             vq.unpop(popped);
             stats.drop(DropReason.BACKEND_ERROR);
@@ -169,11 +196,48 @@ final class RxPath {
             vq.unpop(popped);
             return Result.NO_FRAME;
         }
-        if (n > target.totalLength()) {
+        if (n > readInto.totalLength()) {
             vq.unpop(popped);
             stats.drop(DropReason.TOO_BIG);
             return Result.DONE;
         }
+        if (tail) {
+            long total = (long) n + guestHeader;
+            expected = Math.max(total, expected - (expected >> 4));
+            if (n > guestCapacity) {
+                long overflow = n - guestCapacity;
+                Result more = gatherMore(total);
+                if (more != Result.DONE) {
+                    // No buffers for the rest: keep the whole frame until the driver posts more.
+                    target.copyTo(0, pending, 0, guestCapacity);
+                    MemorySegment.copy(bounce, 0, pending, guestCapacity, overflow);
+                    pendingLength = n;
+                    vq.unpop(popped);
+                    return more;
+                }
+                all.copyFrom(bounce, 0, guestHeader + guestCapacity, overflow);
+            }
+        }
+        return complete(n);
+    }
+
+    /** Delivers the frame kept by {@link #receive} when the ring ran out of buffers for it. */
+    private Result deliverPending() {
+        int guestHeader = vnetHeader ? 0 : NetHeader.SIZE;
+        long total = pendingLength + guestHeader;
+        Result gathered = gather(total);
+        if (gathered != Result.DONE) {
+            return gathered;
+        }
+        all.copyFrom(pending, 0, guestHeader, pendingLength);
+        int n = pendingLength;
+        pendingLength = 0;
+        return complete(n);
+    }
+
+    /** Checks, filters and completes a frame of {@code n} bytes (as the backend delivered it) now in {@link #all}. */
+    private Result complete(int n) {
+        int guestHeader = vnetHeader ? 0 : NetHeader.SIZE;
         long total = (long) n + guestHeader;
         if (total < NetHeader.SIZE + NetHeader.ETH_HLEN) {
             vq.unpop(popped);
@@ -265,6 +329,42 @@ final class RxPath {
             }
             vq.disableNotifications();
         }
+    }
+
+    /**
+     * Pops more chains (MRG_RXBUF) after those already in {@link #all} until their writable space reaches
+     * {@code needed}; waits for nothing: NO_BUFFERS when the ring runs dry and no new buffers came.
+     */
+    private Result gatherMore(long needed) {
+        long capacity = 0;
+        for (int k = 0; k < popped; k++) {
+            capacity += capacities[k];
+        }
+        while (capacity < needed) {
+            if (popped == heads.length) {
+                return Result.NO_BUFFERS;
+            }
+            if (!vq.pop(chain)) {
+                if (vq.isBroken()) {
+                    return Result.FAILED;
+                }
+                if (!arm || !vq.enableNotifications()) {
+                    return Result.NO_BUFFERS;
+                }
+                vq.disableNotifications();
+                continue;
+            }
+            if (all.count() + chain.descriptorCount() > all.capacity()) {
+                vq.unpop(1);
+                return Result.NO_BUFFERS;
+            }
+            chain.writableRanges(all, 0);
+            heads[popped] = chain.head();
+            capacities[popped] = chain.writableLength();
+            capacity += chain.writableLength();
+            popped++;
+        }
+        return Result.DONE;
     }
 
     /**
