@@ -15,12 +15,15 @@ final class QueuePairWorker {
 
     private final String name;
     private final GuestErrorListener errors;
+    private final long pollNanos;
     private volatile TxPath tx;
     private volatile RxPath rx;
     private DeviceWorker worker;
 
-    QueuePairWorker(String name, TxPath tx, RxPath rx, GuestErrorListener errors) {
+    /** @param pollNanos busy-poll time before parking (0: park as soon as both queues are idle) */
+    QueuePairWorker(String name, TxPath tx, RxPath rx, GuestErrorListener errors, long pollNanos) {
         this.name = name;
+        this.pollNanos = pollNanos;
         this.tx = tx;
         this.rx = rx;
         this.errors = errors;
@@ -42,7 +45,17 @@ final class QueuePairWorker {
 
     synchronized void start() {
         if (worker == null && (tx != null || rx != null)) {
-            worker = new DeviceWorker(name, this::step, errors).start();
+            worker = new DeviceWorker(name, new DeviceWorker.Step() {
+                @Override
+                public boolean run() {
+                    return step();
+                }
+
+                @Override
+                public boolean poll() {
+                    return pollStep();
+                }
+            }, errors, pollNanos).start();
             worker.wake();
         }
     }
@@ -84,5 +97,18 @@ final class QueuePairWorker {
             more |= r.process();
         }
         return more;
+    }
+
+    private boolean pollStep() {
+        boolean worked = false;
+        TxPath t = tx;
+        if (t != null) {
+            worked |= t.poll();
+        }
+        RxPath r = rx;
+        if (r != null) {
+            worked |= r.poll();
+        }
+        return worked;
     }
 }

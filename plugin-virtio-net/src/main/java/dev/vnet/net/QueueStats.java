@@ -5,6 +5,12 @@ import java.util.concurrent.atomic.AtomicLongArray;
 /**
  * Counters of one virtqueue. Incremented by the queue's worker (and the vCPU thread for kicks) without
  * allocation; read from any thread (JMX, the host API).
+ *
+ * <p>Every counter but {@code kicks} has a single writer, the queue's worker thread (a replacement
+ * worker starts only after the old one was joined), so those are bumped with a plain read and a release
+ * store instead of an atomic read-modify-write: on x86 two plain moves per packet instead of two locked
+ * instructions. Readers still see every update promptly (release/acquire). Kicks come from any vCPU
+ * and stay atomic.
  */
 public final class QueueStats implements QueueStatsMXBean {
 
@@ -24,17 +30,22 @@ public final class QueueStats implements QueueStatsMXBean {
         this.kind = kind;
     }
 
+    /** Single writer: the worker. */
+    private void add(int counter, long delta) {
+        counters.lazySet(counter, counters.get(counter) + delta);
+    }
+
     void packet(long bytes) {
-        counters.getAndIncrement(PACKETS);
-        counters.getAndAdd(BYTES, bytes);
+        add(PACKETS, 1);
+        add(BYTES, bytes);
     }
 
     void drop(DropReason reason) {
-        counters.getAndIncrement(DROPS + reason.ordinal());
+        add(DROPS + reason.ordinal(), 1);
     }
 
     void error() {
-        counters.getAndIncrement(ERRORS);
+        add(ERRORS, 1);
     }
 
     void kick() {
@@ -42,7 +53,7 @@ public final class QueueStats implements QueueStatsMXBean {
     }
 
     void interrupt() {
-        counters.getAndIncrement(INTERRUPTS);
+        add(INTERRUPTS, 1);
     }
 
     public long drops(DropReason reason) {

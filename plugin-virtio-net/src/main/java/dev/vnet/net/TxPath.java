@@ -40,7 +40,16 @@ final class TxPath {
     private final SegmentList frame;
     private final SegmentList stripped;
     private final MemorySegment patch = Arena.ofAuto().allocate(8);
-    private volatile boolean blocked;
+    /**
+     * Bumped by {@link #writable} (backend thread). A refused write records the value it read before
+     * writing in {@link #blockedAt}; TX is blocked while the two are equal. This keeps the per-packet path
+     * free of volatile stores, and a writable signal racing with the refusal is never lost.
+     */
+    private volatile int writableSignals;
+    private int blockedAt;
+    private boolean blocked;
+    /** Packets handled (sent or dropped) so far, for the busy-poll probe. */
+    private long handled;
 
     TxPath(Virtqueue vq, BackendQueue backendQueue, NetSession session, QueueStats stats) {
         this.vq = vq;
@@ -57,14 +66,38 @@ final class TxPath {
         return vq;
     }
 
-    /** The backend has room again. */
+    /** The backend has room again (any thread). */
     void writable() {
-        blocked = false;
+        writableSignals++; // one backend thread signals a queue; a lost increment would still differ
     }
 
     /** @return true when the budget ran out with work left */
     boolean process() {
-        if (blocked || vq.isBroken()) {
+        return process(true);
+    }
+
+    /** Busy-poll probe: processes what is there without arming notifications. @return whether it did work */
+    boolean poll() {
+        long before = handled;
+        process(false);
+        return handled != before;
+    }
+
+    /**
+     * Sends up to {@link #BUDGET} frames. Used entries are published and the driver is notified once
+     * for the whole batch, at the end.
+     *
+     * @param arm whether to re-enable kicks when the ring runs dry (false while busy polling)
+     * @return true when the budget ran out with work left
+     */
+    private boolean process(boolean arm) {
+        if (blocked) {
+            if (writableSignals == blockedAt) {
+                return false;
+            }
+            blocked = false;
+        }
+        if (vq.isBroken()) {
             return false;
         }
         int budget = BUDGET;
@@ -81,12 +114,13 @@ final class TxPath {
                     if (r == Result.FAILED) {
                         return false;
                     }
+                    handled++;
                     vq.addUsed(chain.head(), 0);
                 }
                 if (budget == 0) {
                     return true;
                 }
-                if (vq.isBroken() || !vq.enableNotifications()) {
+                if (!arm || vq.isBroken() || !vq.enableNotifications()) {
                     return false;
                 }
             }
@@ -164,19 +198,19 @@ final class TxPath {
             }
         }
         boolean sent;
-        blocked = true;
+        int signals = writableSignals;
         try {
             sent = backendQueue.write(out);
         } catch (BackendException e) {
-            blocked = false;
             stats.drop(DropReason.BACKEND_ERROR);
             stats.error();
             return Result.DONE;
         }
         if (!sent) {
+            blocked = true;
+            blockedAt = signals;
             return Result.BLOCKED;
         }
-        blocked = false;
         stats.packet(length);
         return Result.DONE;
     }

@@ -169,7 +169,7 @@ public final class VirtioNetDevice implements VirtioDevice, AutoCloseable {
             workers[p] = new QueuePairWorker(config.id() + "-pair" + p,
                     txq == null ? null : new TxPath(txq, backend.queue(p), s, stats.tx(p)),
                     rxq == null ? null : new RxPath(p, rxq, backend.queue(p), s, stats.rx(p)),
-                    context.errors());
+                    context.errors(), config.busyPollMicros() * 1000L);
         }
         session = s;
         pairs = workers;

@@ -16,6 +16,13 @@ import java.lang.foreign.ValueLayout;
  */
 public final class DescriptorChain {
 
+    private static final ValueLayout.OfShort LE16 =
+            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfInt LE32 =
+            ValueLayout.JAVA_INT_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+    private static final ValueLayout.OfLong LE64 =
+            ValueLayout.JAVA_LONG_UNALIGNED.withOrder(java.nio.ByteOrder.LITTLE_ENDIAN);
+
     private final MemorySegment[] segments;
     private final long[] offsets;
     private final long[] lengths;
@@ -150,6 +157,22 @@ public final class DescriptorChain {
         if (position < 0 || position + size > readableLength) {
             return -1;
         }
+        if (readableRanges > 0 && position + size <= lengths[0]) {
+            // The common case (a header inside the first descriptor): one access, no per-byte walk.
+            MemorySegment s = segments[0];
+            long at = offsets[0] + position;
+            return switch (size) {
+                case 1 -> s.get(ValueLayout.JAVA_BYTE, at) & 0xFFL;
+                case 2 -> s.get(LE16, at) & 0xFFFFL;
+                case 4 -> s.get(LE32, at) & 0xFFFF_FFFFL;
+                case 8 -> s.get(LE64, at);
+                default -> slowLittleEndian(position, size);
+            };
+        }
+        return slowLittleEndian(position, size);
+    }
+
+    private long slowLittleEndian(long position, int size) {
         long value = 0;
         for (int k = 0; k < size; k++) {
             value |= (long) (byteAt(0, readableRanges, position + k) & 0xFF) << (8 * k);

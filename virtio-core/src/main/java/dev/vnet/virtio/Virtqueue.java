@@ -73,6 +73,11 @@ public final class Virtqueue {
     private int signalledUsed;
     private boolean signalledValid;
     private volatile String brokenReason;
+    /**
+     * The region the last buffer was found in: buffers of one queue almost always lie in one region, so
+     * a hit skips the memory map's search (resolved once, then reused for the activation's life).
+     */
+    private GuestRegion lastRegion;
 
     private Virtqueue(int index, QueueConfig config, GuestMemory memory, long features, GuestErrorListener errors,
                       GuestRegion descRegion, GuestRegion availRegion, GuestRegion usedRegion) {
@@ -261,7 +266,7 @@ public final class Virtqueue {
                 if (len / DESC_SIZE > size) {
                     return "indirect table of " + (len / DESC_SIZE) + " entries exceeds the queue size " + size;
                 }
-                GuestRegion region = memory.region(addr, len, Access.READ);
+                GuestRegion region = region(addr, len, Access.READ);
                 table = region.segment();
                 tableBase = addr - region.gpa();
                 tableSize = (int) (len / DESC_SIZE);
@@ -278,7 +283,7 @@ public final class Virtqueue {
             if (len == 0) {
                 chain.append(null, 0, 0, isWritable);
             } else {
-                GuestRegion region = memory.region(addr, len, isWritable ? Access.WRITE : Access.READ);
+                GuestRegion region = region(addr, len, isWritable ? Access.WRITE : Access.READ);
                 chain.append(region.segment(), addr - region.gpa(), len, isWritable);
                 if (isWritable) {
                     writable += len;
@@ -298,6 +303,18 @@ public final class Virtqueue {
             }
             i = next;
         }
+    }
+
+    /** {@link GuestMemory#region}, through a one-entry cache; the same checks either way. */
+    private GuestRegion region(long addr, long len, Access access) {
+        GuestRegion r = lastRegion;
+        if (r != null && r.contains(addr, len) && (access != Access.WRITE || !r.readOnly())
+                && (len > 0 || addr != r.gpa() + r.size())) {
+            return r;
+        }
+        r = memory.region(addr, len, access);
+        lastRegion = r;
+        return r;
     }
 
     /**
@@ -344,12 +361,12 @@ public final class Virtqueue {
         if (brokenReason != null) {
             return false;
         }
-        VarHandle.fullFence();
         int old = signalledUsed;
         boolean valid = signalledValid;
         if (valid && old == publishedUsed) {
-            return false;
+            return false; // nothing published since the last notification: no fence, no guest read
         }
+        VarHandle.fullFence();
         signalledUsed = publishedUsed;
         signalledValid = true;
         try {
@@ -376,10 +393,15 @@ public final class Virtqueue {
     }
 
     /**
-     * Asks the driver to kick for the next buffer (clears NO_NOTIFY, or sets avail_event to the next
-     * slot), then re-checks the ring.
+     * Asks the driver to kick for the next buffer it adds (clears NO_NOTIFY, or sets avail_event to the
+     * last avail.idx the device has seen), then re-checks the ring.
      *
-     * @return true when buffers arrived meanwhile: keep processing instead of sleeping
+     * <p>"Next" means beyond what the device has already seen, as vhost does it: a device that popped
+     * buffers and put them back because they were not enough (a mergeable RX frame needing more
+     * buffers than are posted) must wait for new ones, not spin on the same too-few buffers.
+     *
+     * @return true when the driver added buffers the device had not seen yet: keep processing instead
+     *         of sleeping
      */
     public boolean enableNotifications() {
         if (brokenReason != null) {
@@ -387,12 +409,12 @@ public final class Virtqueue {
         }
         try {
             if (eventIdx) {
-                U16_HANDLE.setRelease(used, usedBase + 4 + 8L * size, (short) lastAvail);
+                U16_HANDLE.setRelease(used, usedBase + 4 + 8L * size, (short) shadowAvail);
             } else {
                 used.set(U16, usedBase, (short) 0);
             }
             VarHandle.fullFence();
-            return availIdx() != lastAvail;
+            return availIdx() != shadowAvail;
         } catch (IllegalStateException | IndexOutOfBoundsException e) {
             fail("guest memory became unavailable: " + e.getMessage());
             return false;

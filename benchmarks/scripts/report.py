@@ -1,0 +1,168 @@
+#!/usr/bin/env python3
+"""Reads JMH JSON results (and the C reference's output) and prints medians and ratios.
+
+  report.py compare DIR          base-*.json vs cand-*.json: median Mpps per benchmark, ratio cand/base
+  report.py suite DIR            the suite's results: tables for docs/PERFORMANCE.md, results.csv, plot data
+Medians are over every measurement iteration of every fork and round (JMH rawData).
+"""
+import glob
+import json
+import os
+import statistics
+import sys
+
+
+def label(r):
+    name = r["benchmark"].rsplit(".", 1)[-1]
+    params = r.get("params", {})
+    return name, tuple(sorted(params.items()))
+
+
+def load(files):
+    """{(benchmark, params): {"ops": [per-iteration ops/us], "alloc": [B/op]}}"""
+    out = {}
+    for f in files:
+        try:
+            data = json.load(open(f))
+        except (OSError, ValueError):
+            continue
+        for r in data:
+            key = label(r)
+            e = out.setdefault(key, {"ops": [], "alloc": []})
+            for fork in r["primaryMetric"]["rawData"]:
+                e["ops"].extend(fork)
+            sec = r.get("secondaryMetrics", {}).get("gc.alloc.rate.norm")
+            if sec:
+                for fork in sec["rawData"]:
+                    e["alloc"].extend(fork)
+    return out
+
+
+def fmt_params(params):
+    return " ".join(f"{k}={v}" for k, v in params)
+
+
+def compare(d):
+    base = load(sorted(glob.glob(os.path.join(d, "base-*.json"))))
+    cand = load(sorted(glob.glob(os.path.join(d, "cand-*.json"))))
+    print(f"{'benchmark':<10} {'params':<40} {'base Mpps':>10} {'cand Mpps':>10} {'ratio':>7} {'B/pkt base':>10} {'B/pkt cand':>10}")
+    for key in sorted(cand):
+        name, params = key
+        # match a base result with the same params, ignoring params the base does not have
+        bkey = None
+        for k in base:  # same name; every param the base has equal, except busyPollMicros (base: 0 only)
+            if k[0] == name and all(dict(params).get(pk) == pv or pk == "busyPollMicros" for pk, pv in k[1]):
+                bkey = k
+        c = statistics.median(cand[key]["ops"])
+        b = statistics.median(base[bkey]["ops"]) if bkey else float("nan")
+        ca = statistics.median(cand[key]["alloc"]) if cand[key]["alloc"] else float("nan")
+        ba = statistics.median(base[bkey]["alloc"]) if bkey and base[bkey]["alloc"] else float("nan")
+        print(f"{name:<10} {fmt_params(params):<40} {b:>10.3f} {c:>10.3f} {c / b if b else float('nan'):>7.2f} {ba:>10.1f} {ca:>10.1f}")
+
+
+SIZES = [64, 1514, 65536]
+TARGETS = {"mpps64": 10.0, "gbps64k": 20.0, "tap_ratio": 0.9}
+
+
+def med(xs):
+    return statistics.median(xs) if xs else float("nan")
+
+
+def gbps(mpps, size):
+    return mpps * size * 8 / 1000.0
+
+
+def c_samples(d, direction, size):
+    """Per-second frames/s of tapref over every round."""
+    xs = []
+    for f in glob.glob(os.path.join(d, f"tapref-{direction}-{size}-*.log")):
+        for line in open(f):
+            if line.startswith("second "):
+                xs.append(float(line.split(":")[1].split()[0]) / 1e6)
+    return xs
+
+
+def suite(d):
+    inj = load([os.path.join(d, "injvm.json")])
+    rows = []
+    print("## In-JVM: driver model <-> device <-> null backend\n")
+    print("Median over all measurement iterations; one op = one packet; B/pkt = gc.alloc.rate.norm (all threads).\n")
+    print("| benchmark | pairs | busy poll (us) | frame (B) | Mpps | Gbit/s | B/pkt |")
+    print("|---|---|---|---|---|---|---|")
+    plot = {}
+    for (name, params), e in sorted(inj.items(), key=lambda kv: (kv[0][0], dict(kv[0][1]).get("busyPollMicros", "0"),
+                                                                 int(dict(kv[0][1])["frameSize"]))):
+        p = dict(params)
+        size = int(p["frameSize"])
+        poll = p.get("busyPollMicros", "0")
+        pairs = 2 if name.endswith("2") else 1
+        m = med(e["ops"])
+        a = med(e["alloc"])
+        print(f"| {name} | {pairs} | {poll} | {size} | {m:.2f} | {gbps(m, size):.1f} | {a:.2f} |")
+        plot.setdefault(f"in-JVM {name[:2].upper()} {pairs}q poll={poll}", {})[size] = m
+    taps = {}
+    for direction in ("tx", "rx"):
+        for size in SIZES:
+            c = c_samples(d, direction, size)
+            j = load(glob.glob(os.path.join(d, f"tap-{direction}-{size}-*.json")))
+            jm = med([x for e in j.values() for x in e["ops"]])
+            if c or j:
+                taps[(direction, size)] = (med(c), jm)
+    if taps:
+        print("\n## TAP: device + TapBackend vs the C reference (same interfaces, same run)\n")
+        print("| direction | frame (B) | C ref Mpps | device Mpps | device Gbit/s | ratio device/C |")
+        print("|---|---|---|---|---|---|")
+        for (direction, size), (c, j) in sorted(taps.items()):
+            print(f"| {direction.upper()} | {size} | {c:.3f} | {j:.3f} | {gbps(j, size):.1f} | {j / c if c else float('nan'):.2f} |")
+            plot.setdefault(f"TAP {direction.upper()} C reference", {})[size] = c
+            plot.setdefault(f"TAP {direction.upper()} device", {})[size] = j
+    with open(os.path.join(d, "plot.json"), "w") as f:
+        json.dump(plot, f, indent=1)
+    make_plot(plot, os.path.join(d, "mpps-by-frame-size.png"))
+
+
+def make_plot(plot, path):
+    try:
+        import matplotlib
+    except ImportError:
+        import subprocess
+        subprocess.run([sys.executable, "-m", "pip", "install", "-q", "--disable-pip-version-check", "matplotlib"],
+                       check=False)
+        try:
+            import matplotlib
+        except ImportError:
+            print("\n(no matplotlib: plot skipped)")
+            return
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    fig, ax = plt.subplots(figsize=(9, 5.5))
+    xs = list(range(len(SIZES)))
+    styles = {"in-JVM TX": "-", "in-JVM RX": "-", "TAP TX": "--", "TAP RX": "--"}
+    for name, series in sorted(plot.items()):
+        ys = [series.get(s, float("nan")) for s in SIZES]
+        style = next((v for k, v in styles.items() if name.startswith(k)), "-")
+        marker = "s" if "C reference" in name else "o"
+        ax.plot(xs, ys, style, marker=marker, label=name)
+    ax.set_xticks(xs)
+    ax.set_xticklabels(["64 B", "1514 B", "64 KiB (TSO)"])
+    ax.set_yscale("log")
+    ax.set_ylabel("Mpps (median, log scale)")
+    ax.set_xlabel("frame size (without the 12-byte vnet header)")
+    ax.set_title("vnet datapath: packets per second by frame size")
+    ax.axhline(10, color="grey", linewidth=0.8, linestyle=":")
+    ax.text(0.02, 10.5, "10 Mpps target (64 B)", color="grey", fontsize=8)
+    ax.grid(True, which="both", alpha=0.3)
+    ax.legend(fontsize=7, loc="lower left", ncol=2)
+    fig.tight_layout()
+    fig.savefig(path, dpi=110)
+    print(f"\nplot: {path}")
+
+
+if __name__ == "__main__":
+    if sys.argv[1] == "compare":
+        compare(sys.argv[2])
+    elif sys.argv[1] == "suite":
+        suite(sys.argv[2])
+    else:
+        print("unknown mode", sys.argv[1])
+        sys.exit(2)

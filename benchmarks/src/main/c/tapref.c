@@ -1,0 +1,145 @@
+/*
+ * tapref: the kernel's TAP ceiling for bin/bench. Writes or reads the same frames as the Java
+ * benchmarks (vnet header + frame, see dev.vnet.bench.BenchFrames) with one writev/readv per frame on a
+ * TAP fd opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, vnet header size 12 -- what TapBackend does, with
+ * nothing else around it.
+ *
+ *   tapref tx  IFNAME FRAME_SIZE SECONDS   writev loop; prints frames/s per second and the median
+ *   tapref rx  IFNAME FRAME_SIZE SECONDS   readv loop (offloads on, as a guest with GUEST_TSO/CSUM)
+ *   tapref gen IFNAME FRAME_SIZE           writev loop forever: the RX traffic source (see bin/bench)
+ *
+ * Built by bin/bench with: gcc -O2 -o tapref tapref.c
+ */
+#define _GNU_SOURCE
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/if.h>
+#include <linux/if_tun.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/uio.h>
+#include <time.h>
+#include <unistd.h>
+
+#define HDR 12
+#define MSS 1448
+
+static const uint8_t DEVICE_MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
+static const uint8_t TAP_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
+static const uint8_t GEN_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x02};
+
+static void die(const char *what) {
+    perror(what);
+    exit(1);
+}
+
+static double now(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+static void put16(uint8_t *p, unsigned v) { p[0] = v >> 8; p[1] = v; }
+static void put32(uint8_t *p, unsigned v) { p[0] = v >> 24; p[1] = v >> 16; p[2] = v >> 8; p[3] = v; }
+
+/* Same bytes as BenchFrames.frame(size, dst, src). */
+static uint8_t *frame(int size, const uint8_t *dst, const uint8_t *src) {
+    uint8_t *b = calloc(1, HDR + size);
+    int gso = size > 1514;
+    if (gso) {
+        b[0] = 1; b[1] = 1;
+        b[2] = 54; b[4] = MSS & 0xff; b[5] = MSS >> 8; b[6] = 34; b[8] = 16;
+    }
+    uint8_t *e = b + HDR;
+    memcpy(e, dst, 6);
+    memcpy(e + 6, src, 6);
+    put16(e + 12, 0x0800);
+    uint8_t *ip = e + 14;
+    int ipLen = size - 14;
+    ip[0] = 0x45; put16(ip + 2, ipLen); put16(ip + 4, 1); put16(ip + 6, 0x4000);
+    ip[8] = 64; ip[9] = gso ? 6 : 17;
+    ip[12] = 10; ip[13] = 77; ip[14] = 0; ip[15] = 2;
+    ip[16] = 10; ip[17] = 99; ip[18] = 0; ip[19] = 1;
+    uint32_t sum = 0;
+    for (int i = 0; i < 20; i += 2) sum += (ip[i] << 8) | ip[i + 1];
+    while (sum >> 16) sum = (sum & 0xffff) + (sum >> 16);
+    put16(ip + 10, ~sum & 0xffff);
+    uint8_t *l4 = ip + 20;
+    int pos;
+    if (gso) {
+        put16(l4, 40000); put16(l4 + 2, 5001); put32(l4 + 4, 1); put32(l4 + 8, 0);
+        l4[12] = 0x50; l4[13] = 0x18; put16(l4 + 14, 65535);
+        pos = HDR + 14 + 20 + 20;
+    } else {
+        put16(l4, 40000); put16(l4 + 2, 5001); put16(l4 + 4, ipLen - 20);
+        pos = HDR + 14 + 20 + 8;
+    }
+    for (int i = pos; i < HDR + size; i++) b[i] = (uint8_t) i;
+    return b;
+}
+
+static int tap(const char *name, int offloads) {
+    int fd = open("/dev/net/tun", O_RDWR | O_CLOEXEC);
+    if (fd < 0) die("open /dev/net/tun");
+    struct ifreq ifr;
+    memset(&ifr, 0, sizeof ifr);
+    ifr.ifr_flags = IFF_TAP | IFF_NO_PI | IFF_VNET_HDR;
+    strncpy(ifr.ifr_name, name, IFNAMSIZ - 1);
+    if (ioctl(fd, TUNSETIFF, &ifr) < 0) die("TUNSETIFF");
+    int hdr = HDR;
+    if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) die("TUNSETVNETHDRSZ");
+    if (offloads && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) die("TUNSETOFFLOAD");
+    return fd;
+}
+
+static int cmp(const void *a, const void *b) {
+    double x = *(const double *) a, y = *(const double *) b;
+    return x < y ? -1 : x > y;
+}
+
+int main(int argc, char **argv) {
+    if (argc < 4) {
+        fprintf(stderr, "usage: tapref tx|rx|gen IFNAME FRAME_SIZE [SECONDS]\n");
+        return 2;
+    }
+    const char *mode = argv[1];
+    int size = atoi(argv[3]);
+    int seconds = argc > 4 ? atoi(argv[4]) : 0;
+    int rx = strcmp(mode, "rx") == 0;
+    int gen = strcmp(mode, "gen") == 0;
+    int fd = tap(argv[2], rx);
+    uint8_t *buf = rx ? malloc(HDR + 65550) : frame(size, gen ? DEVICE_MAC : TAP_MAC, gen ? GEN_MAC : DEVICE_MAC);
+    struct iovec iov = {buf, rx ? HDR + 65550 : (size_t) (HDR + size)};
+    double rates[600];
+    int n = 0;
+    long frames = 0, bad = 0;
+    double start = now(), mark = start;
+    for (;;) {
+        for (int k = 0; k < 256; k++) {
+            ssize_t r = rx ? readv(fd, &iov, 1) : writev(fd, &iov, 1);
+            if (r < 0) {
+                if (errno == EINTR || errno == EAGAIN) continue;
+                die(rx ? "readv" : "writev");
+            }
+            if (rx && r != HDR + size) bad++;
+            frames++;
+        }
+        if (gen) continue;
+        double t = now();
+        if (t - mark >= 1.0) {
+            rates[n++] = frames / (t - mark);
+            printf("second %d: %.0f frames/s\n", n, rates[n - 1]);
+            fflush(stdout);
+            frames = 0;
+            mark = t;
+            if (n >= seconds || n >= 600) break;
+        }
+    }
+    qsort(rates, n, sizeof rates[0], cmp);
+    printf("RESULT mode=%s frameSize=%d median_pps=%.0f samples=%d wrong_length=%ld\n", mode, size, rates[n / 2], n,
+           bad);
+    return 0;
+}
