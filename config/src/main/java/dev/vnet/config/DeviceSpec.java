@@ -18,12 +18,13 @@ import java.util.Map;
  * @param mtu           68..65535
  * @param speed         Mbit/s, or -1 unknown
  * @param duplex        link duplex
+ * @param busyPollMicros how long queue-pair workers busy-poll before parking, 0 = off
  * @param features      every feature switch by its HOCON name (see {@link FeatureSwitches#NAMES})
  * @param backend       where frames go
  */
 public record DeviceSpec(String id, String path, String type, TransportSpec transport, int queuePairs, int rxQueueSize,
                          int txQueueSize, int ctrlQueueSize, MacAddress mac, int mtu, int speed, Duplex duplex,
-                         Map<String, Boolean> features, BackendSpec backend) {
+                         int busyPollMicros, Map<String, Boolean> features, BackendSpec backend) {
 
     public DeviceSpec {
         features = Map.copyOf(features);

@@ -28,7 +28,8 @@ public record VnetConfig(List<DeviceSpec> devices) {
 
     private static final Pattern ID = Pattern.compile("[a-zA-Z0-9_.-]{1,32}");
     private static final Set<String> DEVICE_KEYS = Set.of("id", "type", "transport", "queue-pairs", "rx-queue-size",
-            "tx-queue-size", "ctrl-queue-size", "mac", "mtu", "speed", "duplex", "features", "backend");
+            "tx-queue-size", "ctrl-queue-size", "mac", "mtu", "speed", "duplex", "busy-poll-micros", "features",
+            "backend");
     private static final Set<String> TRANSPORT_KEYS = Set.of("type", "slot", "function");
 
     public VnetConfig {
@@ -173,6 +174,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
             int mtu = intIn(c, path, "mtu", 68, 65535, "an integer 68..65535");
             int speed = intIn(c, path, "speed", -1, Integer.MAX_VALUE, "-1 (unknown) or 0..2147483647 Mbit/s");
             Duplex duplex = duplex(c, path);
+            int busyPoll = intIn(c, path, "busy-poll-micros", 0, 1_000_000, "an integer 0..1000000 (microseconds)");
             Map<String, Boolean> features = features(c, path + ".features");
             if (pairs > 1 && Boolean.FALSE.equals(features.get("mq"))) {
                 problems.add(new ConfigProblem(path + ".queue-pairs", String.valueOf(pairs),
@@ -182,8 +184,8 @@ public record VnetConfig(List<DeviceSpec> devices) {
             if (problems.size() != before) {
                 return null;
             }
-            return new DeviceSpec(id, path, type, transport, pairs, rx, tx, ctrl, mac, mtu, speed, duplex, features,
-                    backend);
+            return new DeviceSpec(id, path, type, transport, pairs, rx, tx, ctrl, mac, mtu, speed, duplex, busyPoll,
+                    features, backend);
         }
 
         TransportSpec transport(String path, Config device) {

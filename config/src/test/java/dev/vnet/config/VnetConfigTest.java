@@ -36,6 +36,7 @@ class VnetConfigTest {
         assertThat(d.mtu()).isEqualTo(1500);
         assertThat(d.speed()).isEqualTo(10000);
         assertThat(d.duplex()).isEqualTo(Duplex.FULL);
+        assertThat(d.busyPollMicros()).isZero();
         assertThat(d.features()).hasSize(FeatureSwitches.NAMES.size()).containsValue(true).doesNotContainValue(false);
         assertThat(d.backend()).isEqualTo(new BackendSpec("loopback", "vnet.devices[0].backend", java.util.Map.of()));
     }
@@ -45,7 +46,7 @@ class VnetConfigTest {
         VnetConfig c = VnetConfig.parse("""
                 vnet.devices = [{
                   id = lan, queue-pairs = 4, rx-queue-size = 1024, mac = "52:54:00:aa:bb:cc", mtu = 9000,
-                  speed = -1, duplex = half, transport { slot = 5, function = 1 },
+                  speed = -1, duplex = half, busy-poll-micros = 50, transport { slot = 5, function = 1 },
                   features { mrg-rxbuf = false }
                   backend { type = tap, ifname = vnet7, fds = [3, 4] }
                 }]""");
@@ -56,6 +57,7 @@ class VnetConfigTest {
         assertThat(d.mtu()).isEqualTo(9000);
         assertThat(d.speed()).isEqualTo(-1);
         assertThat(d.duplex()).isEqualTo(Duplex.HALF);
+        assertThat(d.busyPollMicros()).isEqualTo(50);
         assertThat(d.transport()).isEqualTo(new TransportSpec("pci", 5, 1));
         assertThat(d.feature("mrg-rxbuf")).isFalse();
         assertThat(d.feature("csum")).isTrue();

@@ -126,7 +126,8 @@ public final class VirtioNetPlugin implements DevicePlugin {
                 .speed(spec.speed(), NetDeviceConfig.Duplex.valueOf(spec.duplex().name()))
                 .queuePairs(spec.queuePairs())
                 .queueSizes(spec.rxQueueSize(), spec.txQueueSize())
-                .ctrlQueueSize(spec.ctrlQueueSize());
+                .ctrlQueueSize(spec.ctrlQueueSize())
+                .busyPollMicros(spec.busyPollMicros());
         spec.features().forEach((name, on) -> {
             Integer bit = FEATURE_SWITCHES.get(name);
             if (bit == null) {
