@@ -102,6 +102,14 @@ public final class MemoryTable implements AutoCloseable {
                 Region r = regions.get(i);
                 long aligned = r.mmapOffset & -PAGE;
                 long skip = r.mmapOffset - aligned;
+                // A region past the end of its file maps fine, but the first access there raises SIGBUS
+                // (an InternalError in the accessing thread): refuse it here (found by fuzzing).
+                long file = Native.fileSize(fds[i]);
+                if (file >= 0 && (Long.compareUnsigned(r.mmapOffset, file) > 0 || r.size > file - r.mmapOffset)) {
+                    throw new NativeException("SET_MEM_TABLE region " + i, 22 /* EINVAL */, "offset "
+                            + Long.toUnsignedString(r.mmapOffset) + " + size " + r.size + " beyond the file's " + file
+                            + " bytes");
+                }
                 MemorySegment map = Native.mmap(fds[i], r.size + skip, aligned);
                 mappings.add(map);
                 guest.add(new GuestRegion(r.gpa, map.asSlice(skip, r.size), false));

@@ -85,6 +85,7 @@ final class Native {
     private static final MethodHandle EVENTFD = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
     private static final MethodHandle MEMFD_CREATE = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
     private static final MethodHandle FTRUNCATE = bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
+    private static final MethodHandle LSEEK = bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
     private static final MethodHandle MMAP = bind("mmap",
             FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
     private static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
@@ -452,6 +453,15 @@ final class Native {
      * @return a native segment of {@code length} bytes; release it with {@link #munmap}
      */
     @SuppressWarnings("restricted")
+    /** The size of the file behind {@code fd} (lseek to its end), or -1 when it has none (an eventfd, a pipe). */
+    static long fileSize(int fd) {
+        try {
+            return (long) LSEEK.invokeExact(cs(), fd, 0L, 2 /* SEEK_END */);
+        } catch (Throwable t) {
+            throw rethrow(t);
+        }
+    }
+
     static MemorySegment mmap(int fd, long length, long offset) {
         try {
             MemorySegment p = (MemorySegment) MMAP.invokeExact(cs(), MemorySegment.NULL, length, PROT_READ | PROT_WRITE,

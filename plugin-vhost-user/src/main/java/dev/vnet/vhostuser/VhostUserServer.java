@@ -145,7 +145,9 @@ public final class VhostUserServer implements AutoCloseable {
                 protocolErrors++;
             }
             LOG.warn("vhost-user {}: closing the connection: {}", path, e.getMessage());
-        } catch (RuntimeException e) {
+        } catch (RuntimeException | InternalError e) {
+            // InternalError: a fault in a mapped access (the front-end's memory shrank under us); the
+            // connection ends, the server thread must not.
             if (!stopping) {
                 LOG.warn("vhost-user {}: connection failed: {}", path, e.toString());
             }

@@ -187,6 +187,29 @@ class BackendProtocolTest {
         assertThat(r.status()).isNotZero();
     }
 
+    /**
+     * Found while fuzzing vhost-user messages: a region larger than its memfd mapped fine, and the first
+     * ring access beyond the file's end raised SIGBUS, an InternalError that killed the server thread.
+     */
+    @Test
+    void memTableRegionBeyondItsFileIsRefused() throws Exception {
+        int before = MessageChannelTest.openFds();
+        int small = Native.memfdCreate("small", 4096);
+        assertThat(send(VhostUser.SET_MEM_TABLE, memTable(1, new long[] {0, 1 << 20, 0x1000, 0}), small).status())
+                .isNotZero();
+        int empty = Native.memfdCreate("empty", 0);
+        assertThat(send(VhostUser.SET_MEM_TABLE, memTable(1, new long[] {0, 4096, 0x1000, 0}), empty).status())
+                .isNotZero();
+        int offset = Native.memfdCreate("offset", 8192);
+        assertThat(send(VhostUser.SET_MEM_TABLE, memTable(1, new long[] {0, 8192, 0x1000, 4096}), offset).status())
+                .isNotZero();
+        int exact = Native.memfdCreate("exact", 8192);
+        assertThat(send(VhostUser.SET_MEM_TABLE, memTable(1, new long[] {0, 4096, 0x1000, 4096}), exact).status())
+                .isZero();
+        backend.disconnect();
+        assertThat(MessageChannelTest.openFds()).isEqualTo(before);
+    }
+
     @Test
     void mtuNeedsItsProtocolFeatureAndARange() throws Exception {
         assertProtocolError(() -> send(VhostUser.NET_SET_MTU, Message.u64Payload(1500)), "protocol feature");
