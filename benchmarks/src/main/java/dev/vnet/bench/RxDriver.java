@@ -2,6 +2,7 @@ package dev.vnet.bench;
 
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.virtio.Ring16;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -104,7 +105,7 @@ public final class RxDriver {
         U16_HANDLE.setRelease(avail, 2L, (short) availShadow);
         VarHandle.fullFence();
         int event = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 4 + 8L * n));
-        if (((availShadow - event - 1) & 0xFFFF) < ((availShadow - old) & 0xFFFF)) {
+        if (Ring16.needEvent(event, availShadow, old)) {
             kicks++;
             kick.accept(0);
         }

@@ -43,14 +43,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
 
     /** Reads a HOCON file over {@code reference.conf}. */
     public static VnetConfig load(Path file) {
-        if (!Files.isReadable(file)) {
-            throw new VnetConfigException(List.of(new ConfigProblem("(file)", file.toString(), "a readable HOCON file")));
-        }
-        try {
-            return load(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)));
-        } catch (ConfigException e) {
-            throw new VnetConfigException(List.of(new ConfigProblem("(file)", e.getMessage(), "valid HOCON syntax")));
-        }
+        return load(file, null);
     }
 
     /** Reads HOCON text over {@code reference.conf}. */
@@ -67,7 +60,10 @@ public record VnetConfig(List<DeviceSpec> devices) {
         return load(config, null);
     }
 
-    /** Reads a HOCON file and also checks every plugin type against {@code plugins}, in the same pass. */
+    /**
+     * Reads a HOCON file; with a non-null {@code plugins} it also checks every plugin type, in the same
+     * pass.
+     */
     public static VnetConfig load(Path file, PluginRegistry plugins) {
         if (!Files.isReadable(file)) {
             throw new VnetConfigException(List.of(new ConfigProblem("(file)", file.toString(), "a readable HOCON file")));
@@ -75,7 +71,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
         try {
             return load(ConfigFactory.parseFile(file.toFile(), ConfigParseOptions.defaults().setAllowMissing(false)),
                     plugins);
-        } catch (ConfigException.Parse e) {
+        } catch (ConfigException e) {
             throw new VnetConfigException(List.of(new ConfigProblem("(file)", e.getMessage(), "valid HOCON syntax")));
         }
     }
