@@ -30,6 +30,8 @@ final class RawRing {
     final long used;
     private int availIdx;
     private final List<Range> writable = new ArrayList<>();
+    /** Every descriptor entry written since {@link #clear} (ring table and indirect tables). */
+    private final List<Range> entries = new ArrayList<>();
 
     /** Rings at {@code base}: descriptors, then avail (6 + 2n), then used at the next 4-byte boundary. */
     RawRing(FakeGuestMemory mem, long base, int size) {
@@ -50,6 +52,7 @@ final class RawRing {
         mem.fill(desc, used + 6 + 8L * size - desc, (byte) 0);
         availIdx = 0;
         writable.clear();
+        entries.clear();
     }
 
     void descriptor(int i, long addr, long len, int flags, int next) {
@@ -59,6 +62,7 @@ final class RawRing {
     /** A descriptor in any table (an indirect one); writable ones are remembered as allowed targets. */
     void descriptorAt(long table, int i, long addr, long len, int flags, int next) {
         long o = table + 16L * i;
+        entries.add(new Range(o, 16));
         mem.u64(o, addr);
         mem.u32(o + 8, len);
         mem.u16(o + 12, flags);
@@ -137,6 +141,23 @@ final class RawRing {
             i = next;
         }
         return -1;
+    }
+
+    /**
+     * Whether a device-writable buffer overlaps a descriptor entry. The device may then legitimately
+     * rewrite a chain (its ack byte lands in a descriptor) after it popped it, and a walk of the ring
+     * afterwards no longer shows what the device saw.
+     */
+    boolean writableBuffersAliasDescriptors() {
+        for (Range w : writable) {
+            for (Range e : entries) {
+                if (Long.compareUnsigned(w.gpa(), e.gpa() + e.length()) < 0
+                        && Long.compareUnsigned(e.gpa(), w.gpa() + w.length()) < 0 && w.length() > 0) {
+                    return true;
+                }
+            }
+        }
+        return false;
     }
 
     /** Every range a device-writable descriptor named since {@link #clear}. */
