@@ -82,14 +82,31 @@ def c_samples(d, direction, size):
     return xs
 
 
+def vhost_samples(d):
+    """{(direction, size, backend): [Mpps per second]} from vhost.tsv (benchmarks/scripts/vhost-user.sh)."""
+    out = {}
+    try:
+        lines = open(os.path.join(d, "vhost.tsv")).read().splitlines()
+    except OSError:
+        return out
+    for line in lines:
+        fields = line.split("\t")
+        if len(fields) < 5:
+            continue
+        _, direction, size, backend, samples = fields[:5]
+        out.setdefault((direction, int(size), backend), []).extend(float(x) / 1e6 for x in samples.split())
+    return out
+
+
 def suite(d):
     inj = load([os.path.join(d, "injvm.json")])
     rows = []
-    print("## In-JVM: driver model <-> device <-> null backend\n")
-    print("Median over all measurement iterations; one op = one packet; B/pkt = gc.alloc.rate.norm (all threads).\n")
-    print("| benchmark | pairs | busy poll (us) | frame (B) | Mpps | Gbit/s | B/pkt |")
-    print("|---|---|---|---|---|---|---|")
     plot = {}
+    if inj:
+        print("## In-JVM: driver model <-> device <-> null backend\n")
+        print("Median over all measurement iterations; one op = one packet; B/pkt = gc.alloc.rate.norm (all threads).\n")
+        print("| benchmark | pairs | busy poll (us) | frame (B) | Mpps | Gbit/s | B/pkt |")
+        print("|---|---|---|---|---|---|---|")
     for (name, params), e in sorted(inj.items(), key=lambda kv: (kv[0][0], dict(kv[0][1]).get("busyPollMicros", "0"),
                                                                  int(dict(kv[0][1])["frameSize"]))):
         p = dict(params)
@@ -120,6 +137,25 @@ def suite(d):
             print(f"| {direction.upper()} | {size}{note} | {c:.3f} | {j:.3f} | {gbps(j, wire):.1f} | {j / c if c else float('nan'):.2f} |")
             plot.setdefault(f"TAP {direction.upper()} C reference", {})[size] = c
             plot.setdefault(f"TAP {direction.upper()} device", {})[size] = j
+    vhost = vhost_samples(d)
+    if vhost:
+        print("\n## vhost-user: DPDK virtio-user (testpmd) against DPDK's net_vhost and against vnet-vhost-user\n")
+        print("Median of per-second samples over every round, counted by the virtio-user testpmd; tx = virtio-user "
+              "sends (txonly; the back-end drains), rx = virtio-user receives (rxonly; the back-end generates).\n")
+        print("| direction | frame (B) | DPDK net_vhost Mpps | vnet Mpps | vnet/DPDK | vnet busy-poll 50 us Mpps | ratio |")
+        print("|---|---|---|---|---|---|---|")
+        for direction in ("tx", "rx"):
+            for size in SIZES:
+                row = {b: med(vhost.get((direction, size, b), [])) for b in ("dpdk", "vnet", "vnet-poll")}
+                if all(v != v for v in row.values()):
+                    continue
+                base = row["dpdk"]
+                ratio = lambda v: v / base if base == base and base else float("nan")
+                print(f"| {direction.upper()} | {size} | {base:.3f} | {row['vnet']:.3f} | {ratio(row['vnet']):.2f} "
+                      f"| {row['vnet-poll']:.3f} | {ratio(row['vnet-poll']):.2f} |")
+                names = {"dpdk": "DPDK net_vhost", "vnet": "vnet", "vnet-poll": "vnet busy-poll"}
+                for b, v in row.items():
+                    plot.setdefault(f"vhost-user {direction.upper()} {names[b]}", {})[size] = v
     with open(os.path.join(d, "plot.json"), "w") as f:
         json.dump(plot, f, indent=1)
     make_plot(plot, os.path.join(d, "mpps-by-frame-size.png"))
@@ -140,7 +176,8 @@ def make_plot(plot, path):
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
     panels = [("in-JVM: device + null backend", [k for k in plot if k.startswith("in-JVM")]),
-              ("TAP: device + TapBackend vs C writev/readv", [k for k in plot if k.startswith("TAP")])]
+              ("TAP: device + TapBackend vs C writev/readv", [k for k in plot if k.startswith("TAP")]),
+              ("vhost-user: DPDK virtio-user vs DPDK net_vhost / vnet", [k for k in plot if k.startswith("vhost-user")])]
     panels = [p for p in panels if p[1]]
     fig, axes = plt.subplots(1, len(panels), figsize=(7 * len(panels), 5.5), squeeze=False)
     xs = list(range(len(SIZES)))
@@ -148,14 +185,16 @@ def make_plot(plot, path):
         for name in sorted(names):
             series = plot[name]
             ys = [series.get(s, float("nan")) for s in SIZES]
-            style = "--" if ("C reference" in name or "poll=50" in name) else "-"
-            marker = "s" if "C reference" in name else "o"
+            style = ":" if "busy-poll" in name else "--" if ("C reference" in name or "poll=50" in name or "DPDK" in name) else "-"
+            marker = "s" if ("C reference" in name or "DPDK" in name) else "o"
             kw = {}
-            if name.startswith("TAP"):
+            if name.startswith("TAP") or name.startswith("vhost-user"):
                 kw["color"] = "tab:blue" if " TX " in name else "tab:orange"
             ax.plot(xs, ys, style, marker=marker, label=name.replace("in-JVM ", ""), **kw)
         ax.set_xticks(xs)
         ax.set_xticklabels(["64 B", "1514 B", "64 KiB (TSO)"])
+        if title.startswith("vhost-user"):
+            ax.set_xlim(-0.3, 1.3)
         ax.set_yscale("log")
         ax.set_ylabel("Mpps (median, log scale)")
         ax.set_xlabel("frame size (without the 12-byte vnet header)")

@@ -1,5 +1,6 @@
 package dev.vnet.bench;
 
+import dev.vnet.net.backend.NullBackend;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -51,7 +52,8 @@ public class InJvmBenchmark {
         public void setUp() {
             byte[] txFrame = BenchFrames.frame(frameSize, BenchFrames.TAP_MAC, BenchFrames.DEVICE_MAC);
             byte[] rxFrame = BenchFrames.frame(frameSize, BenchFrames.DEVICE_MAC, BenchFrames.TAP_MAC);
-            NullBackend backend = new NullBackend(pairs(), direction() == BenchRig.Direction.RX ? rxFrame : null);
+            NullBackend backend = direction() == BenchRig.Direction.RX ? NullBackend.source(pairs(), rxFrame)
+                    : NullBackend.sink(pairs());
             rig = new BenchRig(pairs(), frameSize, direction(), backend, txFrame, busyPollMicros);
         }
 
