@@ -579,8 +579,13 @@ public final class VhostUserBackend implements AutoCloseable {
                         .get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0));
                 int usedFlags = Short.toUnsignedInt(memory.memory().slice(used, 2, dev.vnet.spi.Access.READ)
                         .get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0));
-                sb.append(String.format(" ring%d[next_avail=%d avail.idx=%d next_used=%d used.flags=%d%s]", r.index,
-                        q.lastAvailIndex(), availIdx, q.nextUsedIndex(), usedFlags, q.isBroken() ? " broken" : ""));
+                int usedIdx = Short.toUnsignedInt(memory.memory().slice(used + 2, 2, dev.vnet.spi.Access.READ)
+                        .get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0));
+                int availFlags = Short.toUnsignedInt(memory.memory().slice(avail, 2, dev.vnet.spi.Access.READ)
+                        .get(java.lang.foreign.ValueLayout.JAVA_SHORT_UNALIGNED, 0));
+                sb.append(String.format(" ring%d[next_avail=%d avail.idx=%d avail.flags=%d next_used=%d used.idx=%d"
+                        + " used.flags=%d%s]", r.index, q.lastAvailIndex(), availIdx, availFlags, q.nextUsedIndex(),
+                        usedIdx, usedFlags, q.isBroken() ? " broken" : ""));
             }
         }
         return sb.toString();
