@@ -8,6 +8,9 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import dev.vnet.config.TransportSpec.SocketMode;
+import dev.vnet.virtio.QueueConfig;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
@@ -30,7 +33,12 @@ public record VnetConfig(List<DeviceSpec> devices) {
     private static final Set<String> DEVICE_KEYS = Set.of("id", "type", "transport", "queue-pairs", "rx-queue-size",
             "tx-queue-size", "ctrl-queue-size", "mac", "mtu", "speed", "duplex", "busy-poll-micros", "features",
             "backend");
-    private static final Set<String> TRANSPORT_KEYS = Set.of("type", "slot", "function");
+    private static final Set<String> TRANSPORT_KEYS = Set.of("type", "slot", "function", "socket", "mode");
+    private static final List<String> PCI_KEYS = List.of("slot", "function");
+    private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode");
+    /** Largest rx/tx ring a pci device offers (QEMU's virtio-net-pci allows 256..1024). */
+    private static final int PCI_MAX_QUEUE_SIZE = 1024;
+    private static final int MIN_QUEUE_SIZE = 8;
 
     public VnetConfig {
         devices = List.copyOf(devices);
@@ -122,6 +130,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
             List<? extends ConfigValue> entries = root.getList("vnet.devices");
             Set<String> ids = new HashSet<>();
             Map<String, String> slots = new LinkedHashMap<>();
+            Map<Path, String> sockets = new LinkedHashMap<>();
             for (int i = 0; i < entries.size(); i++) {
                 String path = "vnet.devices[" + i + "]";
                 ConfigValue entry = entries.get(i);
@@ -129,8 +138,8 @@ public record VnetConfig(List<DeviceSpec> devices) {
                     problem(path, entry, "a device object");
                     continue;
                 }
-                Config device = ((ConfigObject) entry).toConfig().withFallback(defaults);
-                DeviceSpec spec = device(path, device);
+                Config written = ((ConfigObject) entry).toConfig();
+                DeviceSpec spec = device(path, written.withFallback(defaults), written);
                 if (spec == null) {
                     continue;
                 }
@@ -145,12 +154,21 @@ public record VnetConfig(List<DeviceSpec> devices) {
                                 "a slot.function not already used by " + other));
                     }
                 }
+                String socket = spec.transport().socket();
+                if (socket != null) {
+                    String other = sockets.putIfAbsent(Path.of(socket).toAbsolutePath().normalize(), path);
+                    if (other != null) {
+                        problems.add(new ConfigProblem(path + ".transport.socket", quote(socket),
+                                "a socket path not already used by " + other));
+                    }
+                }
                 out.add(spec);
             }
             return out;
         }
 
-        DeviceSpec device(String path, Config c) {
+        /** {@code c} is the device merged over the defaults, {@code written} the entry as the file has it. */
+        DeviceSpec device(String path, Config c, Config written) {
             int before = problems.size();
             unknownKeys(path, c.root(), DEVICE_KEYS);
             String id = c.hasPath("id") ? string(c, path, "id") : null;
@@ -161,11 +179,15 @@ public record VnetConfig(List<DeviceSpec> devices) {
             }
             String type = string(c, path, "type");
             checkType(path + ".type", type, reg -> reg.checkDevice(path + ".type", type));
-            TransportSpec transport = transport(path + ".transport", c);
+            TransportSpec transport = transport(path + ".transport", c, written);
             int pairs = intIn(c, path, "queue-pairs", 1, 256, "an integer 1..256");
-            int rx = powerOfTwo(c, path, "rx-queue-size", 8, 1024);
-            int tx = powerOfTwo(c, path, "tx-queue-size", 8, 1024);
-            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", 8, 1024);
+            // Over vhost-user the front-end picks each ring's size up to this maximum; only the split
+            // ring's own limit applies (virtio 1.2, 2.7).
+            int maxRing = transport != null && TransportSpec.VHOST_USER.equals(transport.type())
+                    ? QueueConfig.MAX_SIZE : PCI_MAX_QUEUE_SIZE;
+            int rx = powerOfTwo(c, path, "rx-queue-size", MIN_QUEUE_SIZE, maxRing);
+            int tx = powerOfTwo(c, path, "tx-queue-size", MIN_QUEUE_SIZE, maxRing);
+            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", MIN_QUEUE_SIZE, PCI_MAX_QUEUE_SIZE);
             MacAddress mac = mac(c, path, id);
             int mtu = intIn(c, path, "mtu", 68, 65535, "an integer 68..65535");
             int speed = intIn(c, path, "speed", -1, Integer.MAX_VALUE, "-1 (unknown) or 0..2147483647 Mbit/s");
@@ -184,7 +206,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
                     features, backend);
         }
 
-        TransportSpec transport(String path, Config device) {
+        TransportSpec transport(String path, Config device, Config written) {
             if (!isObject(device, "transport", path)) {
                 return null;
             }
@@ -192,6 +214,13 @@ public record VnetConfig(List<DeviceSpec> devices) {
             unknownKeys(path, t.root(), TRANSPORT_KEYS);
             String type = string(t, path, "type");
             checkType(path + ".type", type, reg -> reg.checkTransport(path + ".type", type));
+            if (TransportSpec.VHOST_USER.equals(type)) {
+                onlyFor(written, path, PCI_KEYS, TransportSpec.PCI);
+                String socket = socket(t, path);
+                SocketMode mode = mode(t, path);
+                return TransportSpec.vhostUser(socket, mode);
+            }
+            onlyFor(written, path, VHOST_USER_KEYS, TransportSpec.VHOST_USER);
             int slot = TransportSpec.AUTO_SLOT;
             ConfigValue v = t.getValue("slot");
             if (!(v.valueType() == ConfigValueType.STRING && "auto".equals(v.unwrapped()))) {
@@ -199,6 +228,49 @@ public record VnetConfig(List<DeviceSpec> devices) {
             }
             int function = intIn(t, path, "function", 0, 7, "an integer 0..7");
             return new TransportSpec(type, slot, function);
+        }
+
+        /** Problems for {@code keys} the device entry sets although they belong to transport {@code owner}. */
+        void onlyFor(Config written, String path, List<String> keys, String owner) {
+            for (String key : keys) {
+                if (written.hasPath("transport." + key)) {
+                    problems.add(new ConfigProblem(path + "." + key, render(written.getValue("transport." + key)),
+                            "no " + key + ": it applies to transport type " + owner + " only"));
+                }
+            }
+        }
+
+        String socket(Config t, String path) {
+            String allowed = "a Unix socket path of 1.." + TransportSpec.SUN_PATH_MAX
+                    + " bytes (UTF-8, sun_path) without NUL, such as \"/run/vnet0.sock\"";
+            ConfigValue v = t.hasPath("socket") ? t.getValue("socket") : null;
+            if (v == null || v.valueType() != ConfigValueType.STRING) {
+                problem(path + ".socket", v, allowed);
+                return null;
+            }
+            String socket = (String) v.unwrapped();
+            int bytes = socket.getBytes(StandardCharsets.UTF_8).length;
+            if (socket.isBlank() || bytes > TransportSpec.SUN_PATH_MAX || socket.indexOf('\0') >= 0) {
+                problems.add(new ConfigProblem(path + ".socket", render(v) + " (" + bytes + " bytes)", allowed));
+                return null;
+            }
+            return socket;
+        }
+
+        SocketMode mode(Config t, String path) {
+            String text = string(t, path, "mode");
+            if (text == null) {
+                return null;
+            }
+            return switch (text) {
+                case "server" -> SocketMode.SERVER;
+                case "client" -> SocketMode.CLIENT;
+                default -> {
+                    problems.add(new ConfigProblem(path + ".mode", quote(text),
+                            "server (listen at socket) or client (connect to a front-end listening there)"));
+                    yield null;
+                }
+            };
         }
 
         MacAddress mac(Config c, String path, String id) {
@@ -253,7 +325,8 @@ public record VnetConfig(List<DeviceSpec> devices) {
             }
             if (Boolean.FALSE.equals(out.get("version-1"))) {
                 problems.add(new ConfigProblem(path + ".version-1", "false",
-                        "true: the virtio-pci modern transport requires VIRTIO_F_VERSION_1"));
+                        "true: the modern interface vnet implements (virtio-pci and vhost-user alike) requires"
+                                + " VIRTIO_F_VERSION_1"));
             }
             return out;
         }
