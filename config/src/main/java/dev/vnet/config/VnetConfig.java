@@ -14,7 +14,7 @@ import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -107,6 +107,10 @@ public record VnetConfig(List<DeviceSpec> devices) {
     /** Collects problems instead of stopping at the first. */
     private static final class Reader {
         final List<ConfigProblem> problems = new ArrayList<>();
+        /** What devices claimed so far, by the device path that claimed it: ids, pci "slot.function", sockets. */
+        final Map<String, String> ids = new HashMap<>();
+        final Map<String, String> slots = new HashMap<>();
+        final Map<Path, String> sockets = new HashMap<>();
         final PluginRegistry plugins;
 
         Reader(PluginRegistry plugins) {
@@ -128,9 +132,6 @@ public record VnetConfig(List<DeviceSpec> devices) {
                 return out;
             }
             List<? extends ConfigValue> entries = root.getList("vnet.devices");
-            Set<String> ids = new HashSet<>();
-            Map<String, String> slots = new LinkedHashMap<>();
-            Map<Path, String> sockets = new LinkedHashMap<>();
             for (int i = 0; i < entries.size(); i++) {
                 String path = "vnet.devices[" + i + "]";
                 ConfigValue entry = entries.get(i);
@@ -140,29 +141,9 @@ public record VnetConfig(List<DeviceSpec> devices) {
                 }
                 Config written = ((ConfigObject) entry).toConfig();
                 DeviceSpec spec = device(path, written.withFallback(defaults), written);
-                if (spec == null) {
-                    continue;
+                if (spec != null) {
+                    out.add(spec);
                 }
-                if (!ids.add(spec.id())) {
-                    problems.add(new ConfigProblem(path + ".id", quote(spec.id()), "an id no other device uses"));
-                }
-                if (spec.transport().slot() != TransportSpec.AUTO_SLOT) {
-                    String where = spec.transport().slot() + "." + spec.transport().function();
-                    String other = slots.putIfAbsent(where, path);
-                    if (other != null) {
-                        problems.add(new ConfigProblem(path + ".transport.slot", where,
-                                "a slot.function not already used by " + other));
-                    }
-                }
-                String socket = spec.transport().socket();
-                if (socket != null) {
-                    String other = sockets.putIfAbsent(Path.of(socket).toAbsolutePath().normalize(), path);
-                    if (other != null) {
-                        problems.add(new ConfigProblem(path + ".transport.socket", quote(socket),
-                                "a socket path not already used by " + other));
-                    }
-                }
-                out.add(spec);
             }
             return out;
         }
@@ -176,10 +157,12 @@ public record VnetConfig(List<DeviceSpec> devices) {
                 problems.add(new ConfigProblem(path + ".id", "(missing)", "a device id matching " + ID.pattern()));
             } else if (id != null && !ID.matcher(id).matches()) {
                 problems.add(new ConfigProblem(path + ".id", quote(id), "a device id matching " + ID.pattern()));
+            } else if (id != null) {
+                claim(ids, id, path, path + ".id", quote(id), "an id not already used by ");
             }
             String type = string(c, path, "type");
             checkType(path + ".type", type, reg -> reg.checkDevice(path + ".type", type));
-            TransportSpec transport = transport(path + ".transport", c, written);
+            TransportSpec transport = transport(path, c, written);
             int pairs = intIn(c, path, "queue-pairs", 1, 256, "an integer 1..256");
             // Over vhost-user the front-end picks each ring's size up to this maximum; only the split
             // ring's own limit applies (virtio 1.2, 2.7).
@@ -191,7 +174,7 @@ public record VnetConfig(List<DeviceSpec> devices) {
             MacAddress mac = mac(c, path, id);
             int mtu = intIn(c, path, "mtu", 68, 65535, "an integer 68..65535");
             int speed = intIn(c, path, "speed", -1, Integer.MAX_VALUE, "-1 (unknown) or 0..2147483647 Mbit/s");
-            Duplex duplex = duplex(c, path);
+            Duplex duplex = choice(c, path, "duplex", Duplex.class, "full, half or unknown");
             int busyPoll = intIn(c, path, "busy-poll-micros", 0, 1_000_000, "an integer 0..1000000 (microseconds)");
             Map<String, Boolean> features = features(c, path + ".features");
             if (pairs > 1 && Boolean.FALSE.equals(features.get("mq"))) {
@@ -206,7 +189,9 @@ public record VnetConfig(List<DeviceSpec> devices) {
                     features, backend);
         }
 
-        TransportSpec transport(String path, Config device, Config written) {
+        /** The transport of device {@code devicePath}; also claims its slot or socket against the others. */
+        TransportSpec transport(String devicePath, Config device, Config written) {
+            String path = devicePath + ".transport";
             if (!isObject(device, "transport", path)) {
                 return null;
             }
@@ -217,17 +202,35 @@ public record VnetConfig(List<DeviceSpec> devices) {
             if (TransportSpec.VHOST_USER.equals(type)) {
                 onlyFor(written, path, PCI_KEYS, TransportSpec.PCI);
                 String socket = socket(t, path);
-                SocketMode mode = mode(t, path);
+                if (socket != null) {
+                    claim(sockets, Path.of(socket).toAbsolutePath().normalize(), devicePath, path + ".socket",
+                            quote(socket), "a socket path not already used by ");
+                }
+                SocketMode mode = choice(t, path, "mode", SocketMode.class,
+                        "server (listen at socket) or client (connect to a front-end listening there)");
                 return TransportSpec.vhostUser(socket, mode);
             }
             onlyFor(written, path, VHOST_USER_KEYS, TransportSpec.VHOST_USER);
+            int before = problems.size();
             int slot = TransportSpec.AUTO_SLOT;
             ConfigValue v = t.getValue("slot");
             if (!(v.valueType() == ConfigValueType.STRING && "auto".equals(v.unwrapped()))) {
                 slot = intIn(t, path, "slot", 1, 31, "auto or an integer 1..31");
             }
             int function = intIn(t, path, "function", 0, 7, "an integer 0..7");
+            if (slot != TransportSpec.AUTO_SLOT && problems.size() == before) {
+                claim(slots, slot + "." + function, devicePath, path + ".slot", slot + "." + function,
+                        "a slot.function not already used by ");
+            }
             return new TransportSpec(type, slot, function);
+        }
+
+        /** Records that {@code devicePath} uses {@code place}, or a problem when another device already does. */
+        <K> void claim(Map<K, String> taken, K place, String devicePath, String path, String value, String allowed) {
+            String other = taken.putIfAbsent(place, devicePath);
+            if (other != null) {
+                problems.add(new ConfigProblem(path, value, allowed + other));
+            }
         }
 
         /** Problems for {@code keys} the device entry sets although they belong to transport {@code owner}. */
@@ -257,22 +260,6 @@ public record VnetConfig(List<DeviceSpec> devices) {
             return socket;
         }
 
-        SocketMode mode(Config t, String path) {
-            String text = string(t, path, "mode");
-            if (text == null) {
-                return null;
-            }
-            return switch (text) {
-                case "server" -> SocketMode.SERVER;
-                case "client" -> SocketMode.CLIENT;
-                default -> {
-                    problems.add(new ConfigProblem(path + ".mode", quote(text),
-                            "server (listen at socket) or client (connect to a front-end listening there)"));
-                    yield null;
-                }
-            };
-        }
-
         MacAddress mac(Config c, String path, String id) {
             String text = string(c, path, "mac");
             if (text == null) {
@@ -295,15 +282,16 @@ public record VnetConfig(List<DeviceSpec> devices) {
             return mac;
         }
 
-        Duplex duplex(Config c, String path) {
-            String text = string(c, path, "duplex");
+        /** The constant of {@code type} that {@code key} names in lower case, such as {@code full}. */
+        <E extends Enum<E>> E choice(Config c, String path, String key, Class<E> type, String allowed) {
+            String text = string(c, path, key);
             if (text == null) {
                 return null;
             }
             try {
-                return Duplex.valueOf(text.toUpperCase(java.util.Locale.ROOT));
+                return Enum.valueOf(type, text.toUpperCase(java.util.Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                problems.add(new ConfigProblem(path + ".duplex", quote(text), "full, half or unknown"));
+                problems.add(new ConfigProblem(path + "." + key, quote(text), allowed));
                 return null;
             }
         }

@@ -234,14 +234,21 @@ class VnetConfigTest {
     }
 
     @Test
-    void twoDevicesOnOneSocketAreRefusedAfterNormalisingThePath() {
+    void twoDevicesOnOneSocketAreRefusedAfterNormalisingThePathBesideTheirOtherProblems() {
         List<ConfigProblem> p = problems("""
                 vnet.devices = [
-                  { id = a, transport { type = vhost-user, socket = "/run/vnet/a.sock" } }
+                  { id = a, transport { type = vhost-user, socket = "/run/vnet/a.sock" }, mtu = 1 }
                   { id = b, transport { type = vhost-user, socket = "/run/vnet/./a.sock", mode = client } }
                   { id = c, transport { type = vhost-user, socket = "/run/vnet/c.sock" } }
+                  { id = d, transport.slot = 7, mtu = 2 }
+                  { id = e, transport.slot = 7 }
                 ]""");
-        assertThat(p).singleElement().isEqualTo(new ConfigProblem("vnet.devices[1].transport.socket",
-                "\"/run/vnet/./a.sock\"", "a socket path not already used by vnet.devices[0]"));
+        assertThat(p).containsExactly(
+                new ConfigProblem("vnet.devices[0].mtu", "1", "an integer 68..65535"),
+                new ConfigProblem("vnet.devices[1].transport.socket", "\"/run/vnet/./a.sock\"",
+                        "a socket path not already used by vnet.devices[0]"),
+                new ConfigProblem("vnet.devices[3].mtu", "2", "an integer 68..65535"),
+                new ConfigProblem("vnet.devices[4].transport.slot", "7.0",
+                        "a slot.function not already used by vnet.devices[3]"));
     }
 }
