@@ -64,7 +64,7 @@ final class LauncherOptions {
         Map<String, List<String>> opts = new LinkedHashMap<>();
         for (int i = 0; i < args.length; i++) {
             String a = args[i];
-            String key = a.equals("-h") ? "help" : a.startsWith("--") ? a.substring(2) : null;
+            String key = a.equals("-h") || a.equals("--h") ? "help" : a.startsWith("--") ? a.substring(2) : null;
             if (key == null) {
                 throw new UsageException("unexpected argument " + a);
             }

@@ -194,6 +194,9 @@ class LauncherTest {
                 .hasMessageContaining("--client, --queues beside --config")
                 .hasMessageContaining("transport.mode, queue-pairs");
         assertThatThrownBy(() -> LauncherOptions.parse("--sockets", "x")).hasMessageContaining("unknown option --sockets");
+        assertThatThrownBy(() -> LauncherOptions.parse("--socket")).hasMessageContaining("--socket needs a value");
+        assertThat(LauncherOptions.parse("-h").help()).isTrue();
+        assertThat(LauncherOptions.parse("--socket", "x").help()).isFalse();
         assertThatThrownBy(() -> LauncherOptions.parse("--stats", "-1").statsSeconds()).hasMessageContaining("--stats -1");
     }
 
