@@ -10,25 +10,38 @@ import java.util.stream.Collectors;
 
 /**
  * The plugins on the class path, found once with {@link ServiceLoader}: devices, transports and
- * network backends, each by its {@link VnetPlugin#type()}.
+ * network backends, each by its {@link VnetPlugin#type()}. A registry {@link #forHost for a host} also
+ * refuses the transports that host cannot serve, so {@link VnetConfig#load(java.nio.file.Path,
+ * PluginRegistry)} reports them with every other problem.
  */
 public final class PluginRegistry {
 
     private final Map<String, DevicePlugin> devices;
     private final Map<String, TransportPlugin> transports;
     private final Map<String, NetBackendProvider> backends;
+    /** Transports must run here, or null for no such check. */
+    private final HostServices host;
 
     private PluginRegistry(Map<String, DevicePlugin> devices, Map<String, TransportPlugin> transports,
-                           Map<String, NetBackendProvider> backends) {
+                           Map<String, NetBackendProvider> backends, HostServices host) {
         this.devices = devices;
         this.transports = transports;
         this.backends = backends;
+        this.host = host;
     }
 
     /** Discovers every plugin visible to {@code loader}. */
     public static PluginRegistry discover(ClassLoader loader) {
         return new PluginRegistry(load(DevicePlugin.class, loader), load(TransportPlugin.class, loader),
-                load(NetBackendProvider.class, loader));
+                load(NetBackendProvider.class, loader), null);
+    }
+
+    /**
+     * The same plugins, checking also that each device's transport can run on {@code host} (a pci device
+     * needs guest RAM and a PCI bus, which {@link HostServices#none()} has not).
+     */
+    public PluginRegistry forHost(HostServices host) {
+        return new PluginRegistry(devices, transports, backends, host);
     }
 
     private static <T extends VnetPlugin> Map<String, T> load(Class<T> type, ClassLoader loader) {
@@ -78,7 +91,17 @@ public final class PluginRegistry {
     }
 
     List<ConfigProblem> checkTransport(String path, String type) {
-        return check(transports, path, type);
+        List<ConfigProblem> unknown = check(transports, path, type);
+        TransportPlugin transport = transports.get(type);
+        String needs = transport == null || host == null ? null : transport.unmetNeeds(host);
+        if (needs == null) {
+            return unknown;
+        }
+        String usable = transports.values().stream().filter(t -> t.unmetNeeds(host) == null)
+                .map(t -> t.type() + " (" + t.description() + ")").collect(Collectors.joining(", "));
+        return List.of(new ConfigProblem(path, "\"" + type + "\"", "a transport this host can serve: " + type
+                + " needs " + needs + ", which this host does not provide; usable here: "
+                + (usable.isEmpty() ? "none on the class path" : usable)));
     }
 
     List<ConfigProblem> checkBackend(String path, String type) {

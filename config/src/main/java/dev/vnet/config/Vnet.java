@@ -12,7 +12,9 @@ import java.util.Collection;
 import java.util.List;
 
 /**
- * The host-facing entry point: give it guest RAM, a PCI bus and a configuration, get running NICs.
+ * The host-facing entry point: give it guest RAM, a PCI bus and a configuration, get running NICs. A
+ * process without either ({@link HostServices#none()}, such as the vhost-user launcher) runs the devices
+ * whose transport needs neither; a pci device there is a configuration problem.
  *
  * <pre>{@code
  * try (Vnet vnet = Vnet.start(VnetConfig.load(Path.of("vnet.conf")), new HostServices(ram, pciBus))) {
@@ -21,9 +23,9 @@ import java.util.List;
  * }</pre>
  *
  * <p>Start-up is all or nothing: every device is validated and built (plugins resolved by type through
- * {@link PluginRegistry}, one Guice child injector per device, backends opened) before the first one is
- * plugged into the bus; if anything is wrong, everything built is closed and a
- * {@link VnetConfigException} lists every problem with its HOCON path.
+ * {@link PluginRegistry}, one Guice child injector per device, backends opened) before the first one's
+ * {@link DeviceTransport} starts (plugged into the bus, listening on its socket); if anything is wrong,
+ * everything built is closed and a {@link VnetConfigException} lists every problem with its HOCON path.
  */
 public final class Vnet implements AutoCloseable {
 
@@ -41,8 +43,9 @@ public final class Vnet implements AutoCloseable {
     /** Starts the configured devices with the plugins in {@code registry}. */
     public static Vnet start(VnetConfig config, HostServices host, PluginRegistry registry) {
         List<ConfigProblem> problems = new ArrayList<>();
+        PluginRegistry onThisHost = registry.forHost(host);
         for (DeviceSpec spec : config.devices()) {
-            problems.addAll(registry.check(spec));
+            problems.addAll(onThisHost.check(spec));
         }
         if (!problems.isEmpty()) {
             throw new VnetConfigException(problems);
@@ -51,7 +54,9 @@ public final class Vnet implements AutoCloseable {
             @Override
             protected void configure() {
                 bind(HostServices.class).toInstance(host);
-                bind(GuestMemory.class).toInstance(host.memory());
+                if (host.memory() != null) {
+                    bind(GuestMemory.class).toInstance(host.memory());
+                }
                 bind(PluginRegistry.class).toInstance(registry);
             }
         });
@@ -79,11 +84,19 @@ public final class Vnet implements AutoCloseable {
         }
         try {
             for (VnetDevice d : built) {
-                d.plug(host);
+                try {
+                    d.start(host);
+                } catch (VnetConfigException e) {
+                    problems.addAll(e.problems());
+                }
             }
         } catch (RuntimeException e) {
             built.forEach(VnetDevice::close);
             throw e;
+        }
+        if (!problems.isEmpty()) {
+            built.forEach(VnetDevice::close);
+            throw new VnetConfigException(problems);
         }
         return new Vnet(built);
     }
@@ -97,7 +110,7 @@ public final class Vnet implements AutoCloseable {
                 .orElseThrow(() -> new IllegalArgumentException("no device " + id));
     }
 
-    /** Unplugs and stops every device, releasing backends (fds, threads, MBeans); idempotent. */
+    /** Stops every device's transport (unplug, close sockets), then the device, releasing backends; idempotent. */
     @Override
     public void close() {
         devices.forEach(VnetDevice::close);

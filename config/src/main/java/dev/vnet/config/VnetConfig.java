@@ -8,10 +8,13 @@ import com.typesafe.config.ConfigObject;
 import com.typesafe.config.ConfigParseOptions;
 import com.typesafe.config.ConfigValue;
 import com.typesafe.config.ConfigValueType;
+import dev.vnet.config.TransportSpec.SocketMode;
+import dev.vnet.virtio.QueueConfig;
+import java.nio.charset.StandardCharsets;
 import java.nio.file.Files;
 import java.nio.file.Path;
 import java.util.ArrayList;
-import java.util.HashSet;
+import java.util.HashMap;
 import java.util.LinkedHashMap;
 import java.util.List;
 import java.util.Map;
@@ -30,7 +33,12 @@ public record VnetConfig(List<DeviceSpec> devices) {
     private static final Set<String> DEVICE_KEYS = Set.of("id", "type", "transport", "queue-pairs", "rx-queue-size",
             "tx-queue-size", "ctrl-queue-size", "mac", "mtu", "speed", "duplex", "busy-poll-micros", "features",
             "backend");
-    private static final Set<String> TRANSPORT_KEYS = Set.of("type", "slot", "function");
+    private static final Set<String> TRANSPORT_KEYS = Set.of("type", "slot", "function", "socket", "mode");
+    private static final List<String> PCI_KEYS = List.of("slot", "function");
+    private static final List<String> VHOST_USER_KEYS = List.of("socket", "mode");
+    /** Largest rx/tx ring a pci device offers (QEMU's virtio-net-pci allows 256..1024). */
+    private static final int PCI_MAX_QUEUE_SIZE = 1024;
+    private static final int MIN_QUEUE_SIZE = 8;
 
     public VnetConfig {
         devices = List.copyOf(devices);
@@ -99,6 +107,10 @@ public record VnetConfig(List<DeviceSpec> devices) {
     /** Collects problems instead of stopping at the first. */
     private static final class Reader {
         final List<ConfigProblem> problems = new ArrayList<>();
+        /** What devices claimed so far, by the device path that claimed it: ids, pci "slot.function", sockets. */
+        final Map<String, String> ids = new HashMap<>();
+        final Map<String, String> slots = new HashMap<>();
+        final Map<Path, String> sockets = new HashMap<>();
         final PluginRegistry plugins;
 
         Reader(PluginRegistry plugins) {
@@ -120,8 +132,6 @@ public record VnetConfig(List<DeviceSpec> devices) {
                 return out;
             }
             List<? extends ConfigValue> entries = root.getList("vnet.devices");
-            Set<String> ids = new HashSet<>();
-            Map<String, String> slots = new LinkedHashMap<>();
             for (int i = 0; i < entries.size(); i++) {
                 String path = "vnet.devices[" + i + "]";
                 ConfigValue entry = entries.get(i);
@@ -129,28 +139,17 @@ public record VnetConfig(List<DeviceSpec> devices) {
                     problem(path, entry, "a device object");
                     continue;
                 }
-                Config device = ((ConfigObject) entry).toConfig().withFallback(defaults);
-                DeviceSpec spec = device(path, device);
-                if (spec == null) {
-                    continue;
+                Config written = ((ConfigObject) entry).toConfig();
+                DeviceSpec spec = device(path, written.withFallback(defaults), written);
+                if (spec != null) {
+                    out.add(spec);
                 }
-                if (!ids.add(spec.id())) {
-                    problems.add(new ConfigProblem(path + ".id", quote(spec.id()), "an id no other device uses"));
-                }
-                if (spec.transport().slot() != TransportSpec.AUTO_SLOT) {
-                    String where = spec.transport().slot() + "." + spec.transport().function();
-                    String other = slots.putIfAbsent(where, path);
-                    if (other != null) {
-                        problems.add(new ConfigProblem(path + ".transport.slot", where,
-                                "a slot.function not already used by " + other));
-                    }
-                }
-                out.add(spec);
             }
             return out;
         }
 
-        DeviceSpec device(String path, Config c) {
+        /** {@code c} is the device merged over the defaults, {@code written} the entry as the file has it. */
+        DeviceSpec device(String path, Config c, Config written) {
             int before = problems.size();
             unknownKeys(path, c.root(), DEVICE_KEYS);
             String id = c.hasPath("id") ? string(c, path, "id") : null;
@@ -158,18 +157,24 @@ public record VnetConfig(List<DeviceSpec> devices) {
                 problems.add(new ConfigProblem(path + ".id", "(missing)", "a device id matching " + ID.pattern()));
             } else if (id != null && !ID.matcher(id).matches()) {
                 problems.add(new ConfigProblem(path + ".id", quote(id), "a device id matching " + ID.pattern()));
+            } else if (id != null) {
+                claim(ids, id, path, path + ".id", quote(id), "an id not already used by ");
             }
             String type = string(c, path, "type");
             checkType(path + ".type", type, reg -> reg.checkDevice(path + ".type", type));
-            TransportSpec transport = transport(path + ".transport", c);
+            TransportSpec transport = transport(path, c, written);
             int pairs = intIn(c, path, "queue-pairs", 1, 256, "an integer 1..256");
-            int rx = powerOfTwo(c, path, "rx-queue-size", 8, 1024);
-            int tx = powerOfTwo(c, path, "tx-queue-size", 8, 1024);
-            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", 8, 1024);
+            // Over vhost-user the front-end picks each ring's size up to this maximum; only the split
+            // ring's own limit applies (virtio 1.2, 2.7).
+            int maxRing = transport != null && TransportSpec.VHOST_USER.equals(transport.type())
+                    ? QueueConfig.MAX_SIZE : PCI_MAX_QUEUE_SIZE;
+            int rx = powerOfTwo(c, path, "rx-queue-size", MIN_QUEUE_SIZE, maxRing);
+            int tx = powerOfTwo(c, path, "tx-queue-size", MIN_QUEUE_SIZE, maxRing);
+            int ctrl = powerOfTwo(c, path, "ctrl-queue-size", MIN_QUEUE_SIZE, PCI_MAX_QUEUE_SIZE);
             MacAddress mac = mac(c, path, id);
             int mtu = intIn(c, path, "mtu", 68, 65535, "an integer 68..65535");
             int speed = intIn(c, path, "speed", -1, Integer.MAX_VALUE, "-1 (unknown) or 0..2147483647 Mbit/s");
-            Duplex duplex = duplex(c, path);
+            Duplex duplex = choice(c, path, "duplex", Duplex.class, "full, half or unknown");
             int busyPoll = intIn(c, path, "busy-poll-micros", 0, 1_000_000, "an integer 0..1000000 (microseconds)");
             Map<String, Boolean> features = features(c, path + ".features");
             if (pairs > 1 && Boolean.FALSE.equals(features.get("mq"))) {
@@ -184,7 +189,9 @@ public record VnetConfig(List<DeviceSpec> devices) {
                     features, backend);
         }
 
-        TransportSpec transport(String path, Config device) {
+        /** The transport of device {@code devicePath}; also claims its slot or socket against the others. */
+        TransportSpec transport(String devicePath, Config device, Config written) {
+            String path = devicePath + ".transport";
             if (!isObject(device, "transport", path)) {
                 return null;
             }
@@ -192,13 +199,65 @@ public record VnetConfig(List<DeviceSpec> devices) {
             unknownKeys(path, t.root(), TRANSPORT_KEYS);
             String type = string(t, path, "type");
             checkType(path + ".type", type, reg -> reg.checkTransport(path + ".type", type));
+            if (TransportSpec.VHOST_USER.equals(type)) {
+                onlyFor(written, path, PCI_KEYS, TransportSpec.PCI);
+                String socket = socket(t, path);
+                if (socket != null) {
+                    claim(sockets, Path.of(socket).toAbsolutePath().normalize(), devicePath, path + ".socket",
+                            quote(socket), "a socket path not already used by ");
+                }
+                SocketMode mode = choice(t, path, "mode", SocketMode.class,
+                        "server (listen at socket) or client (connect to a front-end listening there)");
+                return TransportSpec.vhostUser(socket, mode);
+            }
+            onlyFor(written, path, VHOST_USER_KEYS, TransportSpec.VHOST_USER);
+            int before = problems.size();
             int slot = TransportSpec.AUTO_SLOT;
             ConfigValue v = t.getValue("slot");
             if (!(v.valueType() == ConfigValueType.STRING && "auto".equals(v.unwrapped()))) {
                 slot = intIn(t, path, "slot", 1, 31, "auto or an integer 1..31");
             }
             int function = intIn(t, path, "function", 0, 7, "an integer 0..7");
+            if (slot != TransportSpec.AUTO_SLOT && problems.size() == before) {
+                claim(slots, slot + "." + function, devicePath, path + ".slot", slot + "." + function,
+                        "a slot.function not already used by ");
+            }
             return new TransportSpec(type, slot, function);
+        }
+
+        /** Records that {@code devicePath} uses {@code place}, or a problem when another device already does. */
+        <K> void claim(Map<K, String> taken, K place, String devicePath, String path, String value, String allowed) {
+            String other = taken.putIfAbsent(place, devicePath);
+            if (other != null) {
+                problems.add(new ConfigProblem(path, value, allowed + other));
+            }
+        }
+
+        /** Problems for {@code keys} the device entry sets although they belong to transport {@code owner}. */
+        void onlyFor(Config written, String path, List<String> keys, String owner) {
+            for (String key : keys) {
+                if (written.hasPath("transport." + key)) {
+                    problems.add(new ConfigProblem(path + "." + key, render(written.getValue("transport." + key)),
+                            "no " + key + ": it applies to transport type " + owner + " only"));
+                }
+            }
+        }
+
+        String socket(Config t, String path) {
+            String allowed = "a Unix socket path of 1.." + TransportSpec.SUN_PATH_MAX
+                    + " bytes (UTF-8, sun_path) without NUL, such as \"/run/vnet0.sock\"";
+            ConfigValue v = t.hasPath("socket") ? t.getValue("socket") : null;
+            if (v == null || v.valueType() != ConfigValueType.STRING) {
+                problem(path + ".socket", v, allowed);
+                return null;
+            }
+            String socket = (String) v.unwrapped();
+            int bytes = socket.getBytes(StandardCharsets.UTF_8).length;
+            if (socket.isBlank() || bytes > TransportSpec.SUN_PATH_MAX || socket.indexOf('\0') >= 0) {
+                problems.add(new ConfigProblem(path + ".socket", render(v) + " (" + bytes + " bytes)", allowed));
+                return null;
+            }
+            return socket;
         }
 
         MacAddress mac(Config c, String path, String id) {
@@ -223,15 +282,16 @@ public record VnetConfig(List<DeviceSpec> devices) {
             return mac;
         }
 
-        Duplex duplex(Config c, String path) {
-            String text = string(c, path, "duplex");
+        /** The constant of {@code type} that {@code key} names in lower case, such as {@code full}. */
+        <E extends Enum<E>> E choice(Config c, String path, String key, Class<E> type, String allowed) {
+            String text = string(c, path, key);
             if (text == null) {
                 return null;
             }
             try {
-                return Duplex.valueOf(text.toUpperCase(java.util.Locale.ROOT));
+                return Enum.valueOf(type, text.toUpperCase(java.util.Locale.ROOT));
             } catch (IllegalArgumentException e) {
-                problems.add(new ConfigProblem(path + ".duplex", quote(text), "full, half or unknown"));
+                problems.add(new ConfigProblem(path + "." + key, quote(text), allowed));
                 return null;
             }
         }
@@ -253,7 +313,8 @@ public record VnetConfig(List<DeviceSpec> devices) {
             }
             if (Boolean.FALSE.equals(out.get("version-1"))) {
                 problems.add(new ConfigProblem(path + ".version-1", "false",
-                        "true: the virtio-pci modern transport requires VIRTIO_F_VERSION_1"));
+                        "true: the modern interface vnet implements (virtio-pci and vhost-user alike) requires"
+                                + " VIRTIO_F_VERSION_1"));
             }
             return out;
         }

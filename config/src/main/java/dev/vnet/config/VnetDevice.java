@@ -7,8 +7,9 @@ import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
 /**
- * One running NIC: its validated spec, where it sits on the bus, the device and transport objects, and
- * its child injector for plugin-specific services (for example the net device's link control).
+ * One running NIC: its validated spec, its transport (where it sits on the bus, or the socket it
+ * serves), the device, and its child injector for plugin-specific services (for example the net
+ * device's link control).
  */
 public final class VnetDevice implements AutoCloseable {
 
@@ -17,15 +18,13 @@ public final class VnetDevice implements AutoCloseable {
     private final DeviceSpec spec;
     private final Injector injector;
     private final VirtioDevice device;
-    private final PciFunction function;
-    private volatile int slot = -1;
-    private HostServices pluggedInto;
+    private final DeviceTransport transport;
 
     VnetDevice(DeviceSpec spec, Injector injector) {
         this.spec = spec;
         this.injector = injector;
         this.device = injector.getInstance(VirtioDevice.class);
-        this.function = injector.getInstance(PciFunction.class);
+        this.transport = injector.getInstance(DeviceTransport.class);
     }
 
     public String id() {
@@ -36,17 +35,23 @@ public final class VnetDevice implements AutoCloseable {
         return spec;
     }
 
-    /** The PCI slot on bus 0, or -1 before it is plugged. */
+    /** The PCI slot on bus 0, or -1 before it is plugged or when the transport is not pci. */
     public int slot() {
-        return slot;
+        return transport instanceof PciSlotTransport pci ? pci.slot() : -1;
     }
 
     public VirtioDevice device() {
         return device;
     }
 
+    /** The PCI function the host's bus sees, or null when the transport is not pci. */
     public PciFunction function() {
-        return function;
+        return transport instanceof PciSlotTransport pci ? pci.function() : null;
+    }
+
+    /** What the transport plugin bound: {@link PciSlotTransport} for pci, the socket server for vhost-user. */
+    public DeviceTransport transport() {
+        return transport;
     }
 
     /** A service bound in this device's injector, such as the device's own class. */
@@ -54,19 +59,17 @@ public final class VnetDevice implements AutoCloseable {
         return injector.getInstance(type);
     }
 
-    void plug(HostServices host) {
-        slot = host.pci().plug(spec.transport().slot(), spec.transport().function(), function);
-        pluggedInto = host;
+    void start(HostServices host) {
+        transport.start(host);
     }
 
-    /** Unplugs the function, resets the device and releases its backend; idempotent. */
+    /**
+     * Stops the transport (unplugs the function, closes the socket), resets the device and releases its
+     * backend; idempotent.
+     */
     @Override
     public synchronized void close() {
-        if (pluggedInto != null) {
-            pluggedInto.pci().unplug(slot, spec.transport().function());
-            pluggedInto = null;
-        }
-        closeQuietly(function);
+        closeQuietly(transport);
         if (device instanceof AutoCloseable c) {
             closeQuietly(c);
         }

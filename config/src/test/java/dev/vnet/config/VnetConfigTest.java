@@ -155,4 +155,100 @@ class VnetConfigTest {
                 .hasMessageContaining("vnet.devices[0].mtu: 1 is not allowed; expected an integer 68..65535")
                 .hasMessageContaining("vnet.devices[0].speed: \"x\" is not allowed");
     }
+
+    @Test
+    void vhostUserDevicesTakeASocketAModeAndRingsUpToTheSplitRingLimit() {
+        VnetConfig c = VnetConfig.parse("""
+                vnet.devices = [
+                  { id = net0, transport { type = vhost-user, socket = "/run/vnet0.sock", mode = server },
+                    queue-pairs = 2, rx-queue-size = 4096, tx-queue-size = 32768, backend { type = tap, ifname = vnet0 } }
+                  { id = net1, transport { type = vhost-user, socket = "relative.sock", mode = client } }
+                  { id = net2, transport.type = vhost-user, transport.socket = "/run/vnet2.sock" }
+                ]""");
+        assertThat(c.devices()).extracting(DeviceSpec::transport).containsExactly(
+                TransportSpec.vhostUser("/run/vnet0.sock", TransportSpec.SocketMode.SERVER),
+                TransportSpec.vhostUser("relative.sock", TransportSpec.SocketMode.CLIENT),
+                TransportSpec.vhostUser("/run/vnet2.sock", TransportSpec.SocketMode.SERVER));
+        DeviceSpec d = c.devices().getFirst();
+        assertThat(d.queuePairs()).isEqualTo(2);
+        assertThat(d.rxQueueSize()).isEqualTo(4096);
+        assertThat(d.txQueueSize()).isEqualTo(32768);
+        assertThat(d.backend().options()).containsEntry("ifname", "vnet0");
+        assertThat(c.devices().get(1).rxQueueSize()).isEqualTo(256);
+    }
+
+    @Test
+    void vhostUserSocketAndModeProblemsNameTheirPathAndWhatIsAllowed() {
+        String longest = "/" + "s".repeat(TransportSpec.SUN_PATH_MAX - 1);
+        assertThat(VnetConfig.parse("vnet.devices = [ { id = a, transport { type = vhost-user, socket = \"" + longest
+                + "\" } } ]").devices().getFirst().transport().socket()).hasSize(107);
+        List<ConfigProblem> p = problems("""
+                vnet.devices = [
+                  { id = a, transport { type = vhost-user } }
+                  { id = b, transport { type = vhost-user, socket = "" } }
+                  { id = c, transport { type = vhost-user, socket = "/%s" } }
+                  { id = d, transport { type = vhost-user, socket = "/run/\\u0000x" } }
+                  { id = e, transport { type = vhost-user, socket = 5, mode = listen } }
+                  { id = f, transport { type = vhost-user, socket = "/run/\u00e9%s" } }
+                ]""".formatted("s".repeat(107), "e".repeat(101)));
+        assertThat(p).extracting(ConfigProblem::path).containsExactly(
+                "vnet.devices[0].transport.socket", "vnet.devices[1].transport.socket",
+                "vnet.devices[2].transport.socket", "vnet.devices[3].transport.socket",
+                "vnet.devices[4].transport.socket", "vnet.devices[4].transport.mode",
+                "vnet.devices[5].transport.socket");
+        assertThat(p.getFirst()).isEqualTo(new ConfigProblem("vnet.devices[0].transport.socket", "(missing)",
+                "a Unix socket path of 1..107 bytes (UTF-8, sun_path) without NUL, such as \"/run/vnet0.sock\""));
+        assertThat(p.get(2).value()).endsWith("(108 bytes)");
+        assertThat(p.get(5).allowed()).isEqualTo("server (listen at socket) or client (connect to a front-end listening there)");
+        assertThat(p.get(6).value()).endsWith("(108 bytes)"); // 107 characters, but é is two bytes
+    }
+
+    @Test
+    void eachTransportRefusesTheOthersKeysAndItsOwnQueueSizeLimits() {
+        List<ConfigProblem> p = problems("""
+                vnet.devices = [
+                  { id = a, transport { type = vhost-user, socket = "/run/a.sock", slot = 3, function = 1 },
+                    rx-queue-size = 65536 }
+                  { id = b, transport { slot = 4, socket = "/run/b.sock", mode = client }, rx-queue-size = 2048 }
+                ]""");
+        assertThat(p).extracting(ConfigProblem::path, ConfigProblem::allowed).containsExactlyInAnyOrder(
+                org.assertj.core.groups.Tuple.tuple("vnet.devices[0].transport.slot",
+                        "no slot: it applies to transport type pci only"),
+                org.assertj.core.groups.Tuple.tuple("vnet.devices[0].transport.function",
+                        "no function: it applies to transport type pci only"),
+                org.assertj.core.groups.Tuple.tuple("vnet.devices[0].rx-queue-size", "a power of two 8..32768"),
+                org.assertj.core.groups.Tuple.tuple("vnet.devices[1].transport.socket",
+                        "no socket: it applies to transport type vhost-user only"),
+                org.assertj.core.groups.Tuple.tuple("vnet.devices[1].transport.mode",
+                        "no mode: it applies to transport type vhost-user only"),
+                org.assertj.core.groups.Tuple.tuple("vnet.devices[1].rx-queue-size", "a power of two 8..1024"));
+    }
+
+    @Test
+    void devicesDefaultsMayMakeEveryDeviceVhostUser() {
+        VnetConfig c = VnetConfig.parse("""
+                vnet.device-defaults.transport { type = vhost-user, mode = client }
+                vnet.devices = [ { id = a, transport.socket = "/run/a.sock" },
+                                 { id = b, transport.socket = "/run/b.sock" } ]""");
+        assertThat(c.devices()).extracting(d -> d.transport().mode()).containsOnly(TransportSpec.SocketMode.CLIENT);
+    }
+
+    @Test
+    void twoDevicesOnOneSocketAreRefusedAfterNormalisingThePathBesideTheirOtherProblems() {
+        List<ConfigProblem> p = problems("""
+                vnet.devices = [
+                  { id = a, transport { type = vhost-user, socket = "/run/vnet/a.sock" }, mtu = 1 }
+                  { id = b, transport { type = vhost-user, socket = "/run/vnet/./a.sock", mode = client } }
+                  { id = c, transport { type = vhost-user, socket = "/run/vnet/c.sock" } }
+                  { id = d, transport.slot = 7, mtu = 2 }
+                  { id = e, transport.slot = 7 }
+                ]""");
+        assertThat(p).containsExactly(
+                new ConfigProblem("vnet.devices[0].mtu", "1", "an integer 68..65535"),
+                new ConfigProblem("vnet.devices[1].transport.socket", "\"/run/vnet/./a.sock\"",
+                        "a socket path not already used by vnet.devices[0]"),
+                new ConfigProblem("vnet.devices[3].mtu", "2", "an integer 68..65535"),
+                new ConfigProblem("vnet.devices[4].transport.slot", "7.0",
+                        "a slot.function not already used by vnet.devices[3]"));
+    }
 }

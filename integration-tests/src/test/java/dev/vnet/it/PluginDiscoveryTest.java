@@ -24,7 +24,10 @@ class PluginDiscoveryTest {
     @Test
     void eachBuiltInProviderIsDiscovered() {
         assertThat(plugins.device("virtio-net")).isNotNull().extracting(p -> p.kind()).isEqualTo(PluginKind.DEVICE);
-        assertThat(plugins.transport("pci")).isNotNull().extracting(p -> p.kind()).isEqualTo(PluginKind.TRANSPORT);
+        for (String transport : new String[] {"pci", "vhost-user"}) {
+            assertThat(plugins.transport(transport)).as(transport).isNotNull()
+                    .extracting(p -> p.kind()).isEqualTo(PluginKind.TRANSPORT);
+        }
         for (String backend : new String[] {"loopback", "cable", "tap"}) {
             assertThat(plugins.backend(backend)).as(backend).isNotNull()
                     .extracting(p -> p.kind()).isEqualTo(PluginKind.BACKEND);

@@ -1,8 +1,10 @@
 package dev.vnet.vhostuser;
 
+import java.io.IOException;
 import java.nio.file.Files;
+import java.nio.file.LinkOption;
+import java.nio.file.NoSuchFileException;
 import java.nio.file.Path;
-import java.util.concurrent.TimeUnit;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -18,6 +20,9 @@ public final class VhostUserServer implements AutoCloseable {
 
     private static final Logger LOG = LoggerFactory.getLogger(VhostUserServer.class);
     private static final long RECONNECT_MILLIS = 500;
+    /** inode(7): the file type bits of {@code st_mode}, and the type of a socket. */
+    private static final int S_IFMT = 0170000;
+    private static final int S_IFSOCK = 0140000;
 
     private final Path path;
     private final boolean client;
@@ -37,14 +42,16 @@ public final class VhostUserServer implements AutoCloseable {
         this.thread = Thread.ofPlatform().name("vhost-user-" + path.getFileName()).unstarted(this::run);
     }
 
-    /** In server mode binds and listens before returning, so a front-end may connect right away. */
+    /**
+     * In server mode binds and listens before returning, so a front-end may connect right away; a socket
+     * file left at the path by an earlier run is replaced, any other file there is refused.
+     *
+     * @throws IllegalStateException the path holds something else, or the stale socket cannot be removed
+     * @throws NativeException       bind or listen failed (no such directory, permission, ...)
+     */
     public VhostUserServer start() {
         if (!client) {
-            try {
-                Files.deleteIfExists(path);
-            } catch (java.io.IOException e) {
-                throw new IllegalStateException("cannot remove stale socket " + path + ": " + e.getMessage(), e);
-            }
+            removeStaleSocket(path);
             int fd = Native.socket();
             try {
                 Native.bind(fd, path.toString());
@@ -57,6 +64,20 @@ public final class VhostUserServer implements AutoCloseable {
         }
         thread.start();
         return this;
+    }
+
+    private static void removeStaleSocket(Path path) {
+        try {
+            int mode = (Integer) Files.getAttribute(path, "unix:mode", LinkOption.NOFOLLOW_LINKS);
+            if ((mode & S_IFMT) != S_IFSOCK) {
+                throw new IllegalStateException(path + " exists and is not a socket; not replacing it");
+            }
+            Files.delete(path);
+        } catch (NoSuchFileException e) {
+            // nothing stale
+        } catch (IOException e) {
+            throw new IllegalStateException("cannot remove stale socket " + path + ": " + e.getMessage(), e);
+        }
     }
 
     /** Connections served so far (ended or current). */
@@ -154,11 +175,17 @@ public final class VhostUserServer implements AutoCloseable {
         }
     }
 
-    private static void sleep(long millis) {
-        try {
-            TimeUnit.MILLISECONDS.sleep(millis);
-        } catch (InterruptedException e) {
-            Thread.currentThread().interrupt();
+    /** Waits before retrying; {@link #close} cuts it short (no interrupt, which would abort a ring stop). */
+    private void sleep(long millis) {
+        synchronized (lock) {
+            if (stopping) {
+                return;
+            }
+            try {
+                lock.wait(millis);
+            } catch (InterruptedException e) {
+                Thread.currentThread().interrupt();
+            }
         }
     }
 
@@ -170,11 +197,11 @@ public final class VhostUserServer implements AutoCloseable {
             if (current != null) {
                 current.shutdown();
             }
+            lock.notifyAll();
         }
         if (listenFd >= 0) {
             Native.shutdown(listenFd);
         }
-        thread.interrupt();
         try {
             thread.join(10_000);
         } catch (InterruptedException e) {

@@ -1,6 +1,7 @@
 package dev.vnet.net;
 
 import dev.vnet.spi.MacAddress;
+import dev.vnet.virtio.QueueConfig;
 import dev.vnet.virtio.VirtioFeatures;
 import java.util.Objects;
 
@@ -10,7 +11,9 @@ import java.util.Objects;
  * naming the field and the reason.
  *
  * <p>Queue sizes: QEMU accepts 256..1024 for RX and TX; this device accepts any power of two from
- * {@value #MIN_QUEUE_SIZE} to {@value #MAX_QUEUE_SIZE} so that tests can run rings small enough to fill.
+ * {@value #MIN_QUEUE_SIZE} so that tests can run rings small enough to fill, up to the split ring's limit
+ * {@value #MAX_QUEUE_SIZE} (virtio 1.2, 2.7), which vhost-user front-ends may pick. The HOCON layer caps
+ * pci devices at 1024.
  *
  * @param id           the device's name (JMX, thread names, logs)
  * @param mac          the {@code mac} config field and the default unicast filter
@@ -43,7 +46,7 @@ public record NetDeviceConfig(String id, MacAddress mac, int mtu, int speedMbps,
     }
 
     public static final int MIN_QUEUE_SIZE = 8;
-    public static final int MAX_QUEUE_SIZE = 1024;
+    public static final int MAX_QUEUE_SIZE = QueueConfig.MAX_SIZE;
     /** Upper bound of {@code busyPollMicros}: one second. */
     public static final int MAX_BUSY_POLL_MICROS = 1_000_000;
     /** QEMU's VIRTIO_QUEUE_MAX: 2 * pairs + 1 queues must fit. */

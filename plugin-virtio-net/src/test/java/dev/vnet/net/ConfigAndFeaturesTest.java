@@ -24,11 +24,18 @@ class ConfigAndFeaturesTest {
     }
 
     @ParameterizedTest(name = "rx queue size {0} is refused")
-    @CsvSource({"0", "4", "100", "2048", "-256"})
+    @CsvSource({"0", "4", "100", "65536", "-256"})
     void badRxQueueSizesAreConfigurationErrors(int size) {
         assertThatThrownBy(() -> NetDeviceConfig.builder().queueSizes(size, 256).build())
                 .isInstanceOf(IllegalArgumentException.class).hasMessageContaining("rx-queue-size")
                 .hasMessageContaining("power of two");
+    }
+
+    @Test
+    void queueSizesReachTheSplitRingLimitThatVhostUserFrontEndsMayPick() {
+        NetDeviceConfig c = NetDeviceConfig.builder().queueSizes(32768, 8).build();
+        assertThat(c.rxQueueSize()).isEqualTo(32768);
+        assertThat(c.txQueueSize()).isEqualTo(8);
     }
 
     @Test
