@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # vhost-user part of bin/bench (docs/PERFORMANCE.md): DPDK's virtio-user driver (dpdk-testpmd, txonly
 # and rxonly) against two vhost-user back-ends in the same run: DPDK's own net_vhost (a second testpmd,
-# rxonly / txonly) and ours (bin/vnet-vhost-user with the null backend, busy poll off and on).
+# rxonly / txonly) and ours (bin/vnet-vhost-user with the sink backend, busy poll off and on).
 #   benchmarks/scripts/vhost-user.sh OUT ROUNDS SECONDS
 # Writes OUT/vhost.tsv: round, direction (tx: virtio-user sends; rx: virtio-user receives), frame size,
 # back-end, and one packets-per-second sample per second, counted by the virtio-user testpmd itself
@@ -61,7 +61,7 @@ vnet.devices = [ {
   id = bench0
   transport { type = vhost-user, socket = "$sock" }
   busy-poll-micros = $poll
-  backend { type = null, rx-frame-size = $rxsize }
+  backend { type = sink, rx-frame-size = $rxsize }
 } ]
 EOF
       exec 4>/dev/null

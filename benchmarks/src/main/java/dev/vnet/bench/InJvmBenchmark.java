@@ -1,6 +1,6 @@
 package dev.vnet.bench;
 
-import dev.vnet.net.backend.NullBackend;
+import dev.vnet.net.backend.SinkBackend;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -19,7 +19,7 @@ import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
 
 /**
- * Driver model &lt;-&gt; device with the {@link NullBackend}: one operation is one packet (so ops/us is
+ * Driver model &lt;-&gt; device with the {@link SinkBackend}: one operation is one packet (so ops/us is
  * Mpps and {@code -prof gc}'s {@code gc.alloc.rate.norm} is bytes allocated per packet, all threads).
  * The benchmark thread is the guest ({@link TxDriver}/{@link RxDriver}); the device's queue-pair worker
  * runs on its own platform thread, as in production. {@code tx}/{@code rx}: one queue pair;
@@ -52,8 +52,8 @@ public class InJvmBenchmark {
         public void setUp() {
             byte[] txFrame = BenchFrames.frame(frameSize, BenchFrames.TAP_MAC, BenchFrames.DEVICE_MAC);
             byte[] rxFrame = BenchFrames.frame(frameSize, BenchFrames.DEVICE_MAC, BenchFrames.TAP_MAC);
-            NullBackend backend = direction() == BenchRig.Direction.RX ? NullBackend.source(pairs(), rxFrame)
-                    : NullBackend.sink(pairs());
+            SinkBackend backend = direction() == BenchRig.Direction.RX ? SinkBackend.source(pairs(), rxFrame)
+                    : SinkBackend.sink(pairs());
             rig = new BenchRig(pairs(), frameSize, direction(), backend, txFrame, busyPollMicros);
         }
 

@@ -18,7 +18,7 @@ import java.nio.ByteOrder;
  * has the same frame ready and copies it into the guest's buffers (the copy any real backend's read does).
  * Counters are per queue pair and owned by that pair's worker thread.
  */
-public final class NullBackend implements NetBackend {
+public final class SinkBackend implements NetBackend {
 
     /** Smallest frame the source generates: an Ethernet minimum frame without FCS. */
     public static final int MIN_FRAME = 60;
@@ -27,7 +27,7 @@ public final class NullBackend implements NetBackend {
 
     private final Pair[] pairs;
 
-    private NullBackend(int queuePairs, MemorySegment rxFrame) {
+    private SinkBackend(int queuePairs, MemorySegment rxFrame) {
         if (queuePairs < 1) {
             throw new IllegalArgumentException("queue pairs: " + queuePairs);
         }
@@ -38,21 +38,21 @@ public final class NullBackend implements NetBackend {
     }
 
     /** A sink on TX whose RX never has a frame. */
-    public static NullBackend sink(int queuePairs) {
-        return new NullBackend(queuePairs, MemorySegment.NULL);
+    public static SinkBackend sink(int queuePairs) {
+        return new SinkBackend(queuePairs, MemorySegment.NULL);
     }
 
     /**
      * A sink on TX and, on RX, a source of {@code rxFrame} (the 12-byte vnet header, then the frame) on every
      * read.
      */
-    public static NullBackend source(int queuePairs, byte[] rxFrame) {
+    public static SinkBackend source(int queuePairs, byte[] rxFrame) {
         if (rxFrame.length < NetHeader.SIZE + NetHeader.ETH_HLEN) {
             throw new IllegalArgumentException("RX frame of " + rxFrame.length + " bytes has no Ethernet header");
         }
         MemorySegment frame = Arena.ofAuto().allocate(rxFrame.length, 64);
         MemorySegment.copy(rxFrame, 0, frame, ValueLayout.JAVA_BYTE, 0, rxFrame.length);
-        return new NullBackend(queuePairs, frame);
+        return new SinkBackend(queuePairs, frame);
     }
 
     /**

@@ -3,8 +3,8 @@ package dev.vnet.net;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
-import dev.vnet.net.backend.NullBackend;
-import dev.vnet.net.backend.NullBackendProvider;
+import dev.vnet.net.backend.SinkBackend;
+import dev.vnet.net.backend.SinkBackendProvider;
 import dev.vnet.net.harness.Frames;
 import dev.vnet.net.harness.PciBed;
 import dev.vnet.spi.BackendRequest;
@@ -22,12 +22,12 @@ import org.junit.jupiter.params.provider.ValueSource;
 
 /** The {@code null} backend through the PCI transport and the Linux driver model. */
 @Timeout(value = 60, unit = TimeUnit.SECONDS)
-class NullBackendTest {
+class SinkBackendTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
 
     static NetBackend open(Map<String, Object> options) {
-        return new NullBackendProvider().open(new BackendRequest("net0", 1, options));
+        return new SinkBackendProvider().open(new BackendRequest("net0", 1, options));
     }
 
     @ParameterizedTest(name = "rx-frame-size {0}: the guest receives an endless stream of that frame")
@@ -36,7 +36,7 @@ class NullBackendTest {
         NetDeviceConfig config = PciBed.config().build();
         try (PciBed bed = PciBed.start(open(Map.of("rx-frame-size", size)), config)) {
             VirtioNetDriver d = bed.driver;
-            byte[] expected = Arrays.copyOfRange(NullBackend.udpBroadcast(size), 12, 12 + size);
+            byte[] expected = Arrays.copyOfRange(SinkBackend.udpBroadcast(size), 12, 12 + size);
             for (int i = 0; i < 600; i++) {
                 Received r = d.receive(0, WAIT);
                 assertThat(r).as("frame %d", i).isNotNull();
@@ -52,7 +52,7 @@ class NullBackendTest {
     @Test
     void sinkTakesEveryFrameAndRxStaysIdle() throws Exception {
         NetDeviceConfig config = PciBed.config().build();
-        NullBackend backend = (NullBackend) open(Map.of());
+        SinkBackend backend = (SinkBackend) open(Map.of());
         try (PciBed bed = PciBed.start(backend, config)) {
             VirtioNetDriver d = bed.driver;
             byte[] frame = Frames.ethernet(Frames.OTHER_MAC, Frames.DEVICE_MAC, 1514, 7);
@@ -70,16 +70,16 @@ class NullBackendTest {
 
     @Test
     void rejectsFrameSizesOutsideTheRange() {
-        for (Object bad : new Object[] {1, 59, NullBackend.MAX_FRAME + 1, "64", -5}) {
+        for (Object bad : new Object[] {1, 59, SinkBackend.MAX_FRAME + 1, "64", -5}) {
             assertThatThrownBy(() -> open(Map.of("rx-frame-size", bad)))
                     .isInstanceOf(IllegalArgumentException.class)
-                    .hasMessageContaining("rx-frame-size").hasMessageContaining("60.." + NullBackend.MAX_FRAME);
+                    .hasMessageContaining("rx-frame-size").hasMessageContaining("60.." + SinkBackend.MAX_FRAME);
         }
     }
 
     @Test
     void generatedFrameHasAValidIpv4HeaderChecksum() {
-        byte[] f = NullBackend.udpBroadcast(64);
+        byte[] f = SinkBackend.udpBroadcast(64);
         int sum = 0;
         for (int i = 0; i < 20; i += 2) {
             sum += ((f[12 + 14 + i] & 0xFF) << 8) | (f[12 + 14 + i + 1] & 0xFF);
