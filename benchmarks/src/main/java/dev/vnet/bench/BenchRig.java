@@ -13,6 +13,8 @@ import dev.vnet.virtio.Virtqueue;
 import dev.vnet.virtio.VirtqueueException;
 import dev.vnet.virtio.VirtioFeatures;
 import dev.vnet.virtio.VirtioInterrupt;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.List;
 import java.util.concurrent.atomic.AtomicLong;
 
@@ -32,6 +34,7 @@ public final class BenchRig implements AutoCloseable {
     /** Packets per publish/kick decision (Linux NAPI weight / an xmit_more burst). */
     public static final int BATCH = 32;
 
+    private final String id = "bench" + System.nanoTime();
     private final FakeGuestMemory mem;
     private final VirtioNetDevice device;
     private final NetBackend backend;
@@ -39,14 +42,17 @@ public final class BenchRig implements AutoCloseable {
     private final AtomicLong interrupts = new AtomicLong();
     private final TxDriver[] tx;
     private final RxDriver[] rx;
+    private final int pairs;
+    private long[] workerThreads;
     private volatile String guestError;
 
     public BenchRig(int pairs, int frameSize, Direction direction, NetBackend backend, byte[] txFrame,
                     int busyPollMicros) {
         this.backend = backend;
+        this.pairs = pairs;
         long perQueue = (long) QUEUE_SIZE * ((txFrame.length + 63) & ~63L);
         this.mem = new FakeGuestMemory(0x10_0000L, (64L << 20) + 2L * pairs * perQueue);
-        NetDeviceConfig config = NetDeviceConfig.builder().id("bench" + System.nanoTime()).queuePairs(pairs)
+        NetDeviceConfig config = NetDeviceConfig.builder().id(id).queuePairs(pairs)
                 .queueSizes(QUEUE_SIZE, QUEUE_SIZE).mtu(1500).busyPollMicros(busyPollMicros).build();
         this.device = new VirtioNetDevice(config, backend);
         long features = device.offeredFeatures();
@@ -140,6 +146,35 @@ public final class BenchRig implements AutoCloseable {
 
     public long interrupts() {
         return interrupts.get();
+    }
+
+    /** Data packets the device delivered or took so far (RX and TX queues of every pair); allocates nothing. */
+    public long packets() {
+        long n = 0;
+        for (int p = 0; p < pairs; p++) {
+            n += device.stats().rx(p).getPackets() + device.stats().tx(p).getPackets();
+        }
+        return n;
+    }
+
+    /**
+     * CPU time the device's queue-pair workers used so far (ns), from {@link ThreadMXBean}; -1 if the JVM
+     * cannot tell. The first call finds the worker threads by name (allocating); later calls allocate nothing.
+     */
+    public long workerCpuNanos() {
+        ThreadMXBean mx = ManagementFactory.getThreadMXBean();
+        if (!mx.isThreadCpuTimeSupported()) {
+            return -1;
+        }
+        if (workerThreads == null) {
+            workerThreads = Thread.getAllStackTraces().keySet().stream()
+                    .filter(t -> t.getName().startsWith(id + "-pair")).mapToLong(Thread::threadId).toArray();
+        }
+        long sum = 0;
+        for (long t : workerThreads) {
+            sum += Math.max(0, mx.getThreadCpuTime(t));
+        }
+        return sum;
     }
 
     /** Null when the device saw no guest error. */

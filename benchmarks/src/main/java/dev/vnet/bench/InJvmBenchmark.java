@@ -1,6 +1,8 @@
 package dev.vnet.bench;
 
 import dev.vnet.net.backend.SinkBackend;
+import java.lang.management.ManagementFactory;
+import java.lang.management.ThreadMXBean;
 import java.util.concurrent.TimeUnit;
 import org.openjdk.jmh.annotations.Benchmark;
 import org.openjdk.jmh.annotations.BenchmarkMode;
@@ -17,6 +19,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.runner.IterationType;
 
 /**
  * Driver model &lt;-&gt; device with the {@link SinkBackend}: one operation is one packet (so ops/us is
@@ -32,6 +36,8 @@ import org.openjdk.jmh.annotations.Warmup;
 @Fork(value = 1, jvmArgsAppend = {"--enable-native-access=ALL-UNNAMED", "-Xms512m", "-Xmx512m"})
 public class InJvmBenchmark {
 
+    private static final ThreadMXBean THREADS = ManagementFactory.getThreadMXBean();
+
     /** Frame sizes without the vnet header; 65536 goes as a TSO super-frame. */
     @State(Scope.Benchmark)
     public abstract static class Rig {
@@ -43,6 +49,13 @@ public class InJvmBenchmark {
         public int busyPollMicros;
 
         BenchRig rig;
+        /** CPU accounting over the measurement iterations: the workers', the guest thread's, packets. */
+        private long workerCpu;
+        private long guestCpu;
+        private long packets;
+        private long iterationWorkerCpu;
+        private long iterationGuestCpu;
+        private long iterationPackets;
 
         abstract int pairs();
 
@@ -57,10 +70,32 @@ public class InJvmBenchmark {
             rig = new BenchRig(pairs(), frameSize, direction(), backend, txFrame, busyPollMicros);
         }
 
+        /** Runs on the (first) guest thread: with one pair its CPU time is the guest driver's. */
+        @Setup(Level.Iteration)
+        public void iterationStart() {
+            iterationWorkerCpu = rig.workerCpuNanos();
+            iterationGuestCpu = THREADS.getCurrentThreadCpuTime();
+            iterationPackets = rig.packets();
+        }
+
+        @TearDown(Level.Iteration)
+        public void iterationEnd(IterationParams iteration) {
+            if (iteration.getType() == IterationType.MEASUREMENT) {
+                workerCpu += rig.workerCpuNanos() - iterationWorkerCpu;
+                guestCpu += THREADS.getCurrentThreadCpuTime() - iterationGuestCpu;
+                packets += rig.packets() - iterationPackets;
+            }
+        }
+
         @TearDown(Level.Trial)
         public void tearDown() {
             System.out.println();
             System.out.println("# " + getClass().getSimpleName() + " frame " + frameSize + " poll " + busyPollMicros + ": " + rig.summary());
+            if (packets > 0) {
+                // CPU per packet is far less sensitive to a shared host than Mpps: it is what the code costs.
+                System.out.printf("# cpu ns/pkt over the measurement: workers %.1f%s%n", (double) workerCpu / packets,
+                        pairs() == 1 ? String.format(", guest %.1f", (double) guestCpu / packets) : "");
+            }
             String error = rig.guestError();
             rig.close();
             if (error != null) {
