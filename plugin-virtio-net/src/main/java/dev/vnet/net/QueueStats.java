@@ -36,7 +36,12 @@ public final class QueueStats implements QueueStatsMXBean {
     }
 
     void packet(long bytes) {
-        add(PACKETS, 1);
+        packets(1, bytes);
+    }
+
+    /** {@code count} packets of {@code bytes} in all (a worker's batch). */
+    void packets(long count, long bytes) {
+        add(PACKETS, count);
         add(BYTES, bytes);
     }
 

@@ -2,6 +2,9 @@ package dev.vnet.net;
 
 import dev.vnet.spi.MacAddress;
 import dev.vnet.spi.SegmentList;
+import java.lang.foreign.MemorySegment;
+import java.lang.foreign.ValueLayout;
+import java.nio.ByteOrder;
 import java.util.Arrays;
 
 /**
@@ -20,6 +23,12 @@ final class RxFilter {
     static final int MAC_TABLE_ENTRIES = 64;
     static final int MAX_VLAN = 4096;
     private static final long BROADCAST = 0xFFFF_FFFF_FFFFL;
+    /** 802.1Q TPID (IEEE 802.1Q). */
+    private static final int ETH_P_8021Q = 0x8100;
+    /** Destination, source, TPID and TCI: the bytes the filter may look at. */
+    private static final int TAGGED_HEADER = 16;
+    private static final ValueLayout.OfLong BE64 = ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
+    private static final ValueLayout.OfShort BE16 = ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.BIG_ENDIAN);
 
     /** One published filter configuration. */
     record State(boolean promisc, boolean allmulti, boolean alluni, boolean nomulti, boolean nouni, boolean nobcast,
@@ -104,16 +113,29 @@ final class RxFilter {
         if (s.promisc) {
             return true;
         }
-        if (frame.byteAt(at + 12) == 0x81 && frame.byteAt(at + 13) == 0x00) {
-            int tci = (frame.byteAt(at + 14) << 8) | frame.byteAt(at + 15);
+        long dst;
+        int type;
+        int tci;
+        if (frame.count() > 0 && frame.length(0) >= at + TAGGED_HEADER) {
+            // The usual case, the Ethernet header inside the first range: three loads.
+            MemorySegment first = frame.segment(0);
+            long off = frame.offset(0) + at;
+            dst = first.get(BE64, off) >>> 16;
+            type = Short.toUnsignedInt(first.get(BE16, off + 12));
+            tci = Short.toUnsignedInt(first.get(BE16, off + 14));
+        } else {
+            dst = 0;
+            for (int i = 0; i < 6; i++) {
+                dst = (dst << 8) | (frame.byteAt(at + i) & 0xFF);
+            }
+            type = (frame.byteAt(at + 12) << 8) | frame.byteAt(at + 13);
+            tci = (frame.byteAt(at + 14) << 8) | frame.byteAt(at + 15);
+        }
+        if (type == ETH_P_8021Q) {
             int vid = tci & 0xFFF;
             if ((s.vlans[vid >>> 6] & (1L << (vid & 63))) == 0) {
                 return false;
             }
-        }
-        long dst = 0;
-        for (int i = 0; i < 6; i++) {
-            dst = (dst << 8) | (frame.byteAt(at + i) & 0xFF);
         }
         if ((dst & (1L << 40)) != 0) {
             if (dst == BROADCAST) {

@@ -59,6 +59,9 @@ final class RxPath {
     private SegmentList discardList;
     /** Whether {@link #gather} may re-enable kicks when the ring runs dry (false while busy polling). */
     private boolean arm = true;
+    /** Frames and bytes delivered in the current batch, added to the stats once per batch. */
+    private long batchPackets;
+    private long batchBytes;
     /** Frames handled (delivered or dropped) so far, for the busy-poll probe. */
     private long handled;
     /** Recent frame size (a decaying maximum) that unknown-length reads offer guest buffers for. */
@@ -157,6 +160,11 @@ final class RxPath {
     }
 
     private void flush() {
+        if (batchPackets > 0) {
+            stats.packets(batchPackets, batchBytes);
+            batchPackets = 0;
+            batchBytes = 0;
+        }
         vq.flushUsed();
         if (vq.needsNotification()) {
             stats.interrupt();
@@ -307,7 +315,8 @@ final class RxPath {
             vq.addUsed(heads[k], len);
             left -= len;
         }
-        stats.packet(total - NetHeader.SIZE);
+        batchPackets++;
+        batchBytes += total - NetHeader.SIZE;
         return Result.DONE;
     }
 
@@ -428,8 +437,9 @@ final class RxPath {
             }
             long offloads = session.guestOffloads;
             boolean guestCsum = (offloads & (1L << NetFeatures.VIRTIO_NET_F_GUEST_CSUM)) != 0;
-            int flags = header.get(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_FLAGS) & 0xFF;
-            int gsoType = header.get(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_GSO_TYPE) & 0xFF;
+            int flagsAndType = header.get(LE16, at + NetHeader.OFF_FLAGS); // OFF_GSO_TYPE is the next byte
+            int flags = flagsAndType & 0xFF;
+            int gsoType = (flagsAndType >>> 8) & 0xFF;
             if (gsoType != NetHeader.VIRTIO_NET_HDR_GSO_NONE && !gsoAccepted(gsoType, offloads)) {
                 return false;
             }
@@ -444,9 +454,11 @@ final class RxPath {
                 patch.set(BE16, 0, (short) value);
                 all.copyFrom(patch, 0, NetHeader.SIZE + (long) start + offset, 2);
             }
-            flags = guestCsum ? flags & (NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM | NetHeader.VIRTIO_NET_HDR_F_DATA_VALID)
-                    : 0;
-            header.set(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_FLAGS, (byte) flags);
+            int allowed = guestCsum ? flags & (NetHeader.VIRTIO_NET_HDR_F_NEEDS_CSUM
+                    | NetHeader.VIRTIO_NET_HDR_F_DATA_VALID) : 0;
+            if (allowed != flags) {
+                header.set(ValueLayout.JAVA_BYTE, at + NetHeader.OFF_FLAGS, (byte) allowed);
+            }
         }
         header.set(LE16, at + NetHeader.OFF_NUM_BUFFERS, (short) (session.mergeable ? used : 1));
         if (!inPlace) {

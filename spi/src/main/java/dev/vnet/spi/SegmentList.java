@@ -44,7 +44,9 @@ public final class SegmentList {
         if (count == segments.length || length < 0 || offset < 0 || offset > segment.byteSize() - length) {
             return false;
         }
-        segments[count] = segment;
+        if (segments[count] != segment) {
+            segments[count] = segment; // usually the same region segment again: skip the GC write barrier
+        }
         offsets[count] = offset;
         lengths[count] = length;
         count++;

@@ -65,7 +65,9 @@ public final class DescriptorChain {
         if (length == 0) {
             return;
         }
-        segments[ranges] = segment;
+        if (segments[ranges] != segment) {
+            segments[ranges] = segment; // usually the same region segment again: skip the GC write barrier
+        }
         offsets[ranges] = offset;
         lengths[ranges] = length;
         ranges++;

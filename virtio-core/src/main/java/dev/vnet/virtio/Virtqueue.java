@@ -38,11 +38,6 @@ public final class Virtqueue {
     static final long MAX_CHAIN_BYTES = 0xFFFF_FFFFL;
 
     private static final ValueLayout.OfShort U16 = ValueLayout.JAVA_SHORT.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfShort U16_UNALIGNED =
-            ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final ValueLayout.OfInt U32_UNALIGNED =
-            ValueLayout.JAVA_INT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfLong U64_UNALIGNED =
             ValueLayout.JAVA_LONG_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final VarHandle U16_HANDLE = U16.varHandle();
@@ -245,10 +240,12 @@ public final class Virtqueue {
                         + " (loop?)";
             }
             long entry = tableBase + (long) DESC_SIZE * i;
+            // Two 8-byte loads per descriptor: addr, then len | flags << 32 | next << 48 (all little-endian).
             long addr = table.get(U64_UNALIGNED, entry);
-            long len = Integer.toUnsignedLong(table.get(U32_UNALIGNED, entry + 8));
-            short flags = table.get(U16_UNALIGNED, entry + 12);
-            int next = Short.toUnsignedInt(table.get(U16_UNALIGNED, entry + 14));
+            long word = table.get(U64_UNALIGNED, entry + 8);
+            long len = word & 0xFFFF_FFFFL;
+            short flags = (short) (word >>> 32);
+            int next = (int) (word >>> 48);
 
             if ((flags & VIRTQ_DESC_F_INDIRECT) != 0) {
                 if (!indirect) {
@@ -326,9 +323,9 @@ public final class Virtqueue {
             return;
         }
         try {
+            // The element {le32 id; le32 len} as one store (the ring is only 4-aligned, hence unaligned).
             long elem = usedBase + 4 + 8L * (nextUsed & (size - 1));
-            used.set(U32, elem, head);
-            used.set(U32, elem + 4, (int) written);
+            used.set(U64_UNALIGNED, elem, (head & 0xFFFF_FFFFL) | (written << 32));
             nextUsed = Ring16.add(nextUsed, 1);
         } catch (IllegalStateException | IndexOutOfBoundsException e) {
             fail("guest memory became unavailable: " + e.getMessage());
