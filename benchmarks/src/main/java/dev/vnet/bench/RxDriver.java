@@ -13,10 +13,13 @@ import java.util.function.IntConsumer;
  * A lean guest RX driver for one queue with MRG_RXBUF: descriptor {@code i} permanently points at a
  * device-writable buffer {@code i} of {@code bufferLength} bytes (Linux sizes mergeable buffers from
  * 1536 up to a page by the average packet: 1536 B for small frames, 4 KiB for 64 KiB frames). Receiving
- * a packet is reading the used ring, reading {@code num_buffers} from the header and re-posting every
- * buffer of the packet; avail.idx is published once per {@link #batch} re-posted buffers (NAPI refill),
- * with a kick only when the device asked for one. The payload is not touched (a guest would build an
- * skb around the page). No allocation after construction; interrupts stay off (NAPI polling).
+ * a packet is reading the used ring, reading {@code num_buffers} from the header and taking back every
+ * buffer of the packet. Refill follows Linux's NAPI receive ({@code virtnet_receive}): a poll takes up
+ * to {@code budget} packets (the NAPI weight, 64) or until the used ring is empty, and at its end, if
+ * more than {@code min(budget, ring size) / 2} buffers are free, all of them go back in one refill with
+ * one avail.idx publish and a kick only when the device asked for one (EVENT_IDX {@code avail_event}).
+ * The payload is not touched (a guest would build an skb around the page). No allocation after
+ * construction; interrupts stay off (NAPI polling).
  */
 public final class RxDriver {
 
@@ -32,21 +35,28 @@ public final class RxDriver {
     private final MemorySegment used;
     private final MemorySegment buffers;
     private final IntConsumer kick;
-    private final int batch;
+    private final int budget;
+    /** Free buffers above which a poll's end refills (Linux: {@code min(budget, ring) / 2}). */
+    private final int refillAbove;
     private int availShadow;
+    /** Buffers taken back but not yet published (Linux's {@code num_free}; their avail slots are written). */
     private int added;
+    /** Packets received in the current NAPI poll. */
+    private int polled;
     private int lastUsed;
     private int usedIdx;
     private long kicks;
     private long bytes;
 
-    public RxDriver(FakeGuestMemory mem, DriverQueue q, int bufferLength, int batch, IntConsumer kick) {
+    /** @param budget packets per NAPI poll (Linux's NAPI weight, 64) */
+    public RxDriver(FakeGuestMemory mem, DriverQueue q, int bufferLength, int budget, IntConsumer kick) {
         this.n = q.size();
         this.bufferLength = bufferLength;
         this.avail = mem.segment(q.availAddr(), 6L + 2L * n);
         this.used = mem.segment(q.usedAddr(), 6L + 8L * n);
         this.kick = kick;
-        this.batch = batch;
+        this.budget = budget;
+        this.refillAbove = Math.min(budget, n) / 2;
         long base = mem.alloc((long) n * bufferLength, 4096);
         this.buffers = mem.segment(base, (long) n * bufferLength);
         for (int i = 0; i < n; i++) {
@@ -62,24 +72,29 @@ public final class RxDriver {
         added++;
     }
 
-    /** Receives one packet (all its buffers), re-posting them; spins while none is there. */
+    /** Receives one packet (all its buffers), taking them back; spins while none is there. */
     public void receive() {
         int id = next();
         int buffers = Short.toUnsignedInt(this.buffers.get(U16_UNALIGNED, (long) id * bufferLength + 10));
-        recycle(id);
+        post(id);
         for (int k = 1; k < buffers; k++) {
-            recycle(next());
+            post(next());
+        }
+        if (++polled == budget) {
+            endPoll();
         }
     }
 
     private int next() {
         if (lastUsed == usedIdx) {
             usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
-            int spins = 0;
-            while (lastUsed == usedIdx) {
-                publish();
-                Waits.pause(++spins);
-                usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
+            if (lastUsed == usedIdx) {
+                endPoll(); // the used ring is empty: this poll is over
+                int spins = 0;
+                while (lastUsed == usedIdx) {
+                    Waits.pause(++spins);
+                    usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
+                }
             }
         }
         long elem = 4 + 8L * (lastUsed & (n - 1));
@@ -89,17 +104,15 @@ public final class RxDriver {
         return id;
     }
 
-    private void recycle(int id) {
-        post(id);
-        if (added >= batch) {
+    /** End of a NAPI poll: refill (publish every free buffer) when more than half a budget is free. */
+    private void endPoll() {
+        polled = 0;
+        if (added > refillAbove) {
             publish();
         }
     }
 
     private void publish() {
-        if (added == 0) {
-            return;
-        }
         int old = (availShadow - added) & 0xFFFF;
         added = 0;
         U16_HANDLE.setRelease(avail, 2L, (short) availShadow);
