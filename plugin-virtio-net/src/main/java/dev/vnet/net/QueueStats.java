@@ -9,8 +9,8 @@ import java.util.concurrent.atomic.AtomicLongArray;
  * <p>Every counter but {@code kicks} has a single writer, the queue's worker thread (a replacement
  * worker starts only after the old one was joined), so those are bumped with a plain read and a release
  * store instead of an atomic read-modify-write: on x86 two plain moves per packet instead of two locked
- * instructions. Readers still see every update promptly (release/acquire). Kicks come from any vCPU
- * and stay atomic.
+ * instructions. Readers still see every update promptly (release/acquire); the RX path adds its packets
+ * and bytes once per batch (at most 128 frames). Kicks come from any vCPU and stay atomic.
  */
 public final class QueueStats implements QueueStatsMXBean {
 
