@@ -1,5 +1,8 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.linux.FileStatus;
 import dev.vnet.spi.GuestMemoryMap;
 import dev.vnet.spi.GuestRegion;
 import java.lang.foreign.MemorySegment;
@@ -92,7 +95,7 @@ public final class MemoryTable implements AutoCloseable {
     /**
      * Maps every region (consuming the descriptors: each is closed once mapped, or on failure).
      *
-     * @throws NativeException when a mapping fails; nothing stays mapped
+     * @throws ErrnoException when a mapping fails; nothing stays mapped
      */
     public static MemoryTable map(List<Region> regions, int[] fds) {
         List<MemorySegment> mappings = new ArrayList<>();
@@ -104,11 +107,12 @@ public final class MemoryTable implements AutoCloseable {
                 long skip = r.mmapOffset - aligned;
                 // A region past the end of its file maps fine, but the first access there raises SIGBUS
                 // (an InternalError in the accessing thread): refuse it here (found by fuzzing).
-                long file = Native.fileSize(fds[i]);
-                if (file >= 0 && (Long.compareUnsigned(r.mmapOffset, file) > 0 || r.size > file - r.mmapOffset)) {
-                    throw new NativeException("SET_MEM_TABLE region " + i, 22 /* EINVAL */, "offset "
-                            + Long.toUnsignedString(r.mmapOffset) + " + size " + r.size + " beyond the file's " + file
-                            + " bytes");
+                FileStatus file = Native.fileStatus(fds[i]);
+                if (file.isRegular() && (Long.compareUnsigned(r.mmapOffset, file.size()) > 0
+                        || r.size > file.size() - r.mmapOffset)) {
+                    throw new ErrnoException("SET_MEM_TABLE region " + i + ": offset "
+                            + Long.toUnsignedString(r.mmapOffset) + " + size " + r.size + " beyond the file's "
+                            + file.size() + " bytes", Errno.EINVAL);
                 }
                 MemorySegment map = Native.mmap(fds[i], r.size + skip, aligned);
                 mappings.add(map);

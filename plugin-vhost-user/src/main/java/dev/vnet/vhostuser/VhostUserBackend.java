@@ -1,5 +1,6 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.ErrnoException;
 import dev.vnet.net.NetFeatures;
 import dev.vnet.net.VirtioNetDevice;
 import dev.vnet.virtio.ActivationContext;
@@ -333,7 +334,7 @@ public final class VhostUserBackend implements AutoCloseable {
         fdsTaken = true;
         try {
             memory = MemoryTable.map(regions, m.fds());
-        } catch (NativeException e) {
+        } catch (ErrnoException e) {
             LOG.warn("{}: SET_MEM_TABLE: {}", device.config().id(), e.getMessage());
             return Result.FAILED;
         }

@@ -1,5 +1,7 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -47,7 +49,7 @@ public final class VhostUserServer implements AutoCloseable {
      * file left at the path by an earlier run is replaced, any other file there is refused.
      *
      * @throws IllegalStateException the path holds something else, or the stale socket cannot be removed
-     * @throws NativeException       bind or listen failed (no such directory, permission, ...)
+     * @throws ErrnoException        bind or listen failed (no such directory, permission, ...)
      */
     public VhostUserServer start() {
         if (!client) {
@@ -95,7 +97,7 @@ public final class VhostUserServer implements AutoCloseable {
             int fd;
             try {
                 fd = client ? connect() : Native.accept(listenFd);
-            } catch (NativeException e) {
+            } catch (ErrnoException e) {
                 if (!stopping) {
                     LOG.warn("vhost-user {}: {}", path, e.getMessage());
                     sleep(RECONNECT_MILLIS);
@@ -136,9 +138,9 @@ public final class VhostUserServer implements AutoCloseable {
             try {
                 Native.connect(fd, path.toString());
                 return fd;
-            } catch (NativeException e) {
+            } catch (ErrnoException e) {
                 Native.close(fd);
-                if (e.errno() != Native.ENOENT && e.errno() != Native.ECONNREFUSED) {
+                if (e.errno() != Errno.ENOENT && e.errno() != Errno.ECONNREFUSED) {
                     throw e;
                 }
                 sleep(RECONNECT_MILLIS);
