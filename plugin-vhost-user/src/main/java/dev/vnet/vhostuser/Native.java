@@ -286,6 +286,23 @@ final class Native {
     }
 
     /**
+     * Makes sure the file behind {@code fd} cannot shrink: adds {@code F_SEAL_SHRINK}, or finds it there
+     * already. Sealing is refused with {@code EPERM} for a memfd made without {@code MFD_ALLOW_SEALING}
+     * (or already carrying {@code F_SEAL_SEAL}) and with {@code EINVAL} on file systems without seals;
+     * neither is an error here.
+     *
+     * @return whether the file is now sealed against shrinking
+     */
+    static boolean sealShrink(int fd) {
+        MemorySegment s = cs();
+        if (Libc.fcntl(s, fd, Libc.F_ADD_SEALS, Libc.F_SEAL_SHRINK) == 0) {
+            return true;
+        }
+        int seals = Libc.fcntl(s, fd, Libc.F_GET_SEALS, 0);
+        return seals >= 0 && (seals & Libc.F_SEAL_SHRINK) != 0;
+    }
+
+    /**
      * Maps {@code length} bytes of {@code fd} from {@code offset} (page aligned) shared and read-write.
      *
      * @return a native segment of {@code length} bytes; release it with {@link #munmap}
