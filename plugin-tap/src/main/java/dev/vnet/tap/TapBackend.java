@@ -1,5 +1,8 @@
 package dev.vnet.tap;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.linux.Libc;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.BackendQueue;
 import dev.vnet.spi.NetBackend;

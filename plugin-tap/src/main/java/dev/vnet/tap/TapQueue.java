@@ -1,5 +1,7 @@
 package dev.vnet.tap;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.Libc;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.BackendQueue;
 import dev.vnet.spi.ReadinessListener;

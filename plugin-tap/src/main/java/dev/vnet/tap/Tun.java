@@ -1,5 +1,7 @@
 package dev.vnet.tap;
 
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.linux.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.charset.StandardCharsets;

@@ -8,9 +8,11 @@
  *       multiqueue attach/detach, close);</li>
  *   <li>{@code TapQueue}: one fd's zero-copy {@code readv}/{@code writev} and its poll thread;</li>
  *   <li>{@link dev.vnet.tap.Tap}: whether TAP works here, and why not;</li>
- *   <li>{@code Libc}, {@code Tun}, {@code Errno}, {@link dev.vnet.tap.ErrnoException}: the C bindings,
- *       the if_tun.h ioctls and errno handling.</li>
+ *   <li>{@code Tun}: the if_tun.h ioctls and {@code struct ifreq}.</li>
  * </ul>
+ *
+ * <p>The C library calls themselves ({@link dev.vnet.linux.Libc}, errno handling with
+ * {@link dev.vnet.linux.ErrnoException}) are the shared module {@code linux}.
  *
  * <p>The JVM should run with {@code --enable-native-access=ALL-UNNAMED} (or this jar's module name);
  * without it JDK 25 prints a warning on first use.

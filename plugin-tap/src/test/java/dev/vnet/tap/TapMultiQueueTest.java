@@ -1,5 +1,6 @@
 package dev.vnet.tap;
 
+import dev.vnet.linux.Libc;
 import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.spi.BackendQueue;
 

@@ -1,5 +1,7 @@
 package dev.vnet.tap;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.Libc;
 import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.spi.BackendException;
 import dev.vnet.spi.BackendRequest;

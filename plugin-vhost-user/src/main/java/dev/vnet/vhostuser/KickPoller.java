@@ -1,8 +1,8 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.Libc;
 import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.ValueLayout;
 import java.util.function.IntConsumer;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
@@ -61,15 +61,13 @@ final class KickPoller implements AutoCloseable {
     private void loop() {
         Arena arena = Arena.ofConfined();
         Watch watch = Watch.NONE;
-        MemorySegment pollfds = arena.allocate(8, 8);
+        MemorySegment pollfds = arena.allocate(Libc.POLLFD_SIZE, 8);
         try {
             while (!stopping) {
                 int n = 1 + watch.fds().length;
                 for (int i = 0; i < n; i++) {
                     int fd = i == 0 ? wakeFd : watch.fds()[i - 1];
-                    pollfds.set(ValueLayout.JAVA_INT, 8L * i, fd);
-                    pollfds.set(ValueLayout.JAVA_SHORT, 8L * i + 4, Native.POLLIN);
-                    pollfds.set(ValueLayout.JAVA_SHORT, 8L * i + 6, (short) 0);
+                    Libc.setPollFd(pollfds, i, fd, Libc.POLLIN);
                 }
                 int ready = Native.poll(pollfds, n, watch.polled().length > 0 ? POLLING_INTERVAL_MS : -1);
                 if (stopping) {
@@ -80,11 +78,11 @@ final class KickPoller implements AutoCloseable {
                 }
                 if (ready > 0) {
                     for (int i = 1; i < n; i++) {
-                        short rev = pollfds.get(ValueLayout.JAVA_SHORT, 8L * i + 6);
-                        if ((rev & Native.POLLIN) != 0) {
+                        short rev = Libc.revents(pollfds, i);
+                        if ((rev & Libc.POLLIN) != 0) {
                             Native.drain(watch.fds()[i - 1]);
                             notify.accept(watch.queues()[i - 1]);
-                        } else if ((rev & (Native.POLLERR | Native.POLLHUP | Native.POLLNVAL)) != 0) {
+                        } else if ((rev & (Libc.POLLERR | Libc.POLLHUP | Libc.POLLNVAL)) != 0) {
                             // A dead kick fd would spin the loop: drop it until the front-end sends a new one.
                             LOG.warn("kick descriptor of queue {} failed (revents 0x{}); ignoring it",
                                     watch.queues()[i - 1], Integer.toHexString(rev));
@@ -93,15 +91,14 @@ final class KickPoller implements AutoCloseable {
                         }
                     }
                 }
-                short wakeRev = pollfds.get(ValueLayout.JAVA_SHORT, 6);
-                if ((wakeRev & Native.POLLIN) != 0 || ready == 0) {
+                if ((Libc.revents(pollfds, 0) & Libc.POLLIN) != 0 || ready == 0) {
                     Native.drain(wakeFd);
                 }
                 synchronized (lock) {
                     if (applied != requested) {
                         watch = pending;
-                        if (pollfds.byteSize() < 8L * (1 + watch.fds().length)) {
-                            pollfds = arena.allocate(8L * (1 + watch.fds().length), 8);
+                        if (pollfds.byteSize() < Libc.POLLFD_SIZE * (1 + watch.fds().length)) {
+                            pollfds = arena.allocate(Libc.POLLFD_SIZE * (1 + watch.fds().length), 8);
                         }
                         applied = requested;
                         lock.notifyAll();

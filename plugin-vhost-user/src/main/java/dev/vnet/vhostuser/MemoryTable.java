@@ -1,5 +1,8 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.linux.FileStatus;
 import dev.vnet.spi.GuestMemoryMap;
 import dev.vnet.spi.GuestRegion;
 import java.lang.foreign.MemorySegment;
@@ -13,6 +16,13 @@ import java.util.List;
  * descriptors hold) plus the translation of front-end user addresses (what SET_VRING_ADDR holds) to
  * guest-physical ones.
  *
+ * <p>A front-end could shrink a region's file after handing it over, and the next access past the new
+ * end would fault (SIGBUS). So each region's file is sealed against shrinking where the kernel allows
+ * it ({@code F_SEAL_SHRINK}: memfds made with {@code MFD_ALLOW_SEALING}, as QEMU's
+ * {@code memory-backend-memfd} does by default), and must hold the whole region when the table is
+ * mapped; where sealing is refused, a later shrink is contained by the device workers
+ * ({@code DeviceWorker}, {@code GuestErrorListener.memoryFault}).
+ *
  * <p>Immutable once built; {@link #close} unmaps, so the owner must first stop every queue that uses it.
  */
 public final class MemoryTable implements AutoCloseable {
@@ -25,12 +35,15 @@ public final class MemoryTable implements AutoCloseable {
 
     private final List<Region> regions;
     private final List<MemorySegment> mappings;
+    private final List<Boolean> sealed;
     private final GuestMemoryMap memory;
     private boolean closed;
 
-    private MemoryTable(List<Region> regions, List<MemorySegment> mappings, GuestMemoryMap memory) {
+    private MemoryTable(List<Region> regions, List<MemorySegment> mappings, List<Boolean> sealed,
+                        GuestMemoryMap memory) {
         this.regions = List.copyOf(regions);
         this.mappings = mappings;
+        this.sealed = List.copyOf(sealed);
         this.memory = memory;
     }
 
@@ -90,31 +103,37 @@ public final class MemoryTable implements AutoCloseable {
     }
 
     /**
-     * Maps every region (consuming the descriptors: each is closed once mapped, or on failure).
+     * Maps every region (consuming the descriptors: each is closed once mapped, or on failure). Per
+     * region: seal its file against shrinking if the kernel lets us, then {@code fstat} it, then map it.
+     * Sealing comes first so that the size checked is one the file can no longer go below.
      *
-     * @throws NativeException when a mapping fails; nothing stays mapped
+     * @throws ErrnoException when a region's {@code mmap_offset + size} passes the end of its regular
+     *         file (a memfd, a tmpfs or hugetlbfs file), or a mapping fails; nothing stays mapped
      */
     public static MemoryTable map(List<Region> regions, int[] fds) {
         List<MemorySegment> mappings = new ArrayList<>();
         List<GuestRegion> guest = new ArrayList<>();
+        List<Boolean> sealed = new ArrayList<>();
         try {
             for (int i = 0; i < regions.size(); i++) {
                 Region r = regions.get(i);
                 long aligned = r.mmapOffset & -PAGE;
                 long skip = r.mmapOffset - aligned;
+                sealed.add(Native.sealShrink(fds[i]));
                 // A region past the end of its file maps fine, but the first access there raises SIGBUS
                 // (an InternalError in the accessing thread): refuse it here (found by fuzzing).
-                long file = Native.fileSize(fds[i]);
-                if (file >= 0 && (Long.compareUnsigned(r.mmapOffset, file) > 0 || r.size > file - r.mmapOffset)) {
-                    throw new NativeException("SET_MEM_TABLE region " + i, 22 /* EINVAL */, "offset "
-                            + Long.toUnsignedString(r.mmapOffset) + " + size " + r.size + " beyond the file's " + file
-                            + " bytes");
+                FileStatus file = Native.fileStatus(fds[i]);
+                if (file.isRegular() && (Long.compareUnsigned(r.mmapOffset, file.size()) > 0
+                        || r.size > file.size() - r.mmapOffset)) {
+                    throw new ErrnoException("SET_MEM_TABLE region " + i + ": offset "
+                            + Long.toUnsignedString(r.mmapOffset) + " + size " + r.size + " beyond the file's "
+                            + file.size() + " bytes", Errno.EINVAL);
                 }
                 MemorySegment map = Native.mmap(fds[i], r.size + skip, aligned);
                 mappings.add(map);
                 guest.add(new GuestRegion(r.gpa, map.asSlice(skip, r.size), false));
             }
-            return new MemoryTable(regions, mappings, new GuestMemoryMap(guest));
+            return new MemoryTable(regions, mappings, sealed, new GuestMemoryMap(guest));
         } catch (RuntimeException e) {
             mappings.forEach(Native::munmap);
             throw e;
@@ -131,6 +150,11 @@ public final class MemoryTable implements AutoCloseable {
 
     public List<Region> regions() {
         return regions;
+    }
+
+    /** Per region, in table order: whether its file is sealed against shrinking ({@code F_SEAL_SHRINK}). */
+    public List<Boolean> sealed() {
+        return sealed;
     }
 
     /**

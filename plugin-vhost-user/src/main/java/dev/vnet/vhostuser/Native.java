@@ -1,27 +1,24 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.linux.FileStatus;
+import dev.vnet.linux.Libc;
 import java.lang.foreign.Arena;
-import java.lang.foreign.FunctionDescriptor;
-import java.lang.foreign.Linker;
-import java.lang.foreign.MemoryLayout;
 import java.lang.foreign.MemorySegment;
-import java.lang.foreign.StructLayout;
-import java.lang.foreign.SymbolLookup;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.MethodHandle;
-import java.lang.invoke.VarHandle;
 import java.nio.charset.StandardCharsets;
 
-import static java.lang.foreign.ValueLayout.ADDRESS;
 import static java.lang.foreign.ValueLayout.JAVA_INT;
 import static java.lang.foreign.ValueLayout.JAVA_LONG;
 import static java.lang.foreign.ValueLayout.JAVA_SHORT;
 
 /**
- * The C library calls a vhost-user back-end needs (Unix sockets with {@code SCM_RIGHTS}, eventfds,
- * {@code mmap} of the front-end's memory, {@code poll}), bound once through the FFM {@link Linker} in
- * the style of plugin-tap's {@code Libc}: each call that can fail captures {@code errno}; a failure
- * becomes a {@link NativeException} naming the call.
+ * The C library as a vhost-user back-end uses it: Unix sockets with {@code SCM_RIGHTS} ({@code struct
+ * sockaddr_un}, {@code msghdr} and {@code cmsghdr} are built here), eventfds, {@code mmap} of the
+ * front-end's memory, {@code poll}. The calls themselves are the shared {@link Libc}; this class adds
+ * a per-thread errno segment, EINTR retries, and turns failures into {@link ErrnoException}s naming the
+ * call.
  *
  * <p>The per-thread call state is a {@link ThreadLocal} allocated once per thread, so the hot calls
  * (eventfd {@link #signal} from device workers, kick reads on the poller) allocate nothing.
@@ -29,29 +26,11 @@ import static java.lang.foreign.ValueLayout.JAVA_SHORT;
  */
 final class Native {
 
-    static final int AF_UNIX = 1;
-    static final int SOCK_STREAM = 1;
-    static final int SOCK_CLOEXEC = 0x80000;
     static final int SOL_SOCKET = 1;
     static final int SCM_RIGHTS = 1;
     static final int MSG_CTRUNC = 0x8;
     static final int MSG_NOSIGNAL = 0x4000;
     static final int MSG_CMSG_CLOEXEC = 0x40000000;
-    static final int SHUT_RDWR = 2;
-    static final int EFD_CLOEXEC = 0x80000;
-    static final int EFD_NONBLOCK = 0x800;
-    static final int MFD_CLOEXEC = 1;
-    static final int PROT_READ = 1;
-    static final int PROT_WRITE = 2;
-    static final int MAP_SHARED = 1;
-    static final short POLLIN = 0x001;
-    static final short POLLERR = 0x008;
-    static final short POLLHUP = 0x010;
-    static final short POLLNVAL = 0x020;
-    static final int EINTR = 4;
-    static final int EAGAIN = 11;
-    static final int ENOENT = 2;
-    static final int ECONNREFUSED = 111;
 
     /** {@code struct sockaddr_un}: sa_family_t + 108 bytes of path. */
     static final int SOCKADDR_UN_SIZE = 110;
@@ -61,81 +40,20 @@ final class Native {
     /** {@code struct cmsghdr}: len (size_t), level, type; data follows, 8-aligned. */
     static final long CMSGHDR_SIZE = 16;
 
-    private static final Linker LINKER = Linker.nativeLinker();
-    private static final SymbolLookup LIBC = LINKER.defaultLookup();
-    private static final StructLayout CALL_STATE = Linker.Option.captureStateLayout();
-    private static final VarHandle ERRNO = CALL_STATE.varHandle(MemoryLayout.PathElement.groupElement("errno"));
-    private static final Linker.Option ERRNO_OPTION = Linker.Option.captureCallState("errno");
-
-    private static final MethodHandle SOCKET = bind("socket", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle SOCKETPAIR = bind("socketpair",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT, ADDRESS));
-    private static final MethodHandle BIND = bind("bind", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle LISTEN = bind("listen", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle ACCEPT4 = bind("accept4",
-            FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, ADDRESS, JAVA_INT));
-    private static final MethodHandle CONNECT = bind("connect", FunctionDescriptor.of(JAVA_INT, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SHUTDOWN = bind("shutdown", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle RECVMSG = bind("recvmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle SENDMSG = bind("sendmsg", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle READ = bind("read", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle WRITE = bind("write", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle CLOSE = bind("close", FunctionDescriptor.of(JAVA_INT, JAVA_INT));
-    private static final MethodHandle POLL = bind("poll", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle EVENTFD = bind("eventfd", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT));
-    private static final MethodHandle MEMFD_CREATE = bind("memfd_create", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_INT));
-    private static final MethodHandle FTRUNCATE = bind("ftruncate", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle LSEEK = bind("lseek", FunctionDescriptor.of(JAVA_LONG, JAVA_INT, JAVA_LONG, JAVA_INT));
-    private static final MethodHandle MMAP = bind("mmap",
-            FunctionDescriptor.of(ADDRESS, ADDRESS, JAVA_LONG, JAVA_INT, JAVA_INT, JAVA_INT, JAVA_LONG));
-    private static final MethodHandle MUNMAP = bind("munmap", FunctionDescriptor.of(JAVA_INT, ADDRESS, JAVA_LONG));
-    private static final MethodHandle UNLINK = bind("unlink", FunctionDescriptor.of(JAVA_INT, ADDRESS));
-    private static final MethodHandle FCNTL = bind("fcntl", FunctionDescriptor.of(JAVA_INT, JAVA_INT, JAVA_INT, JAVA_INT),
-            Linker.Option.firstVariadicArg(2));
-    private static final MethodHandle STRERROR = LINKER.downcallHandle(LIBC.findOrThrow("strerror"),
-            FunctionDescriptor.of(ADDRESS, JAVA_INT));
-
     /** Per thread: the errno capture segment and an 8-byte buffer for eventfd reads/writes. */
     private record ThreadState(MemorySegment callState, MemorySegment u64) {
     }
 
     private static final ThreadLocal<ThreadState> STATE = ThreadLocal.withInitial(() -> {
         Arena arena = Arena.ofAuto();
-        return new ThreadState(arena.allocate(CALL_STATE), arena.allocate(8, 8));
+        return new ThreadState(Libc.newCallState(arena), arena.allocate(8, 8));
     });
 
     private Native() {
     }
 
-    @SuppressWarnings("restricted")
-    private static MethodHandle bind(String name, FunctionDescriptor descriptor, Linker.Option... extra) {
-        Linker.Option[] options = new Linker.Option[extra.length + 1];
-        options[0] = ERRNO_OPTION;
-        System.arraycopy(extra, 0, options, 1, extra.length);
-        return LINKER.downcallHandle(LIBC.findOrThrow(name), descriptor, options);
-    }
-
     private static MemorySegment cs() {
         return STATE.get().callState();
-    }
-
-    private static int errno() {
-        return (int) ERRNO.get(cs(), 0L);
-    }
-
-    private static NativeException fail(String call) {
-        int e = errno();
-        return new NativeException(call, e, strerror(e));
-    }
-
-    @SuppressWarnings("restricted")
-    static String strerror(int errno) {
-        try {
-            MemorySegment text = (MemorySegment) STRERROR.invokeExact(errno);
-            return text.equals(MemorySegment.NULL) ? "errno " + errno : text.reinterpret(256).getString(0);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
     }
 
     // ---------------------------------------------------------------- sockets
@@ -147,92 +65,59 @@ final class Native {
             throw new IllegalArgumentException("socket path must be 1.." + SUN_PATH_MAX + " bytes: " + path);
         }
         MemorySegment sa = arena.allocate(SOCKADDR_UN_SIZE, 8);
-        sa.set(JAVA_SHORT, 0, (short) AF_UNIX);
+        sa.set(JAVA_SHORT, 0, (short) Libc.AF_UNIX);
         MemorySegment.copy(bytes, 0, sa, ValueLayout.JAVA_BYTE, 2, bytes.length);
         return sa;
     }
 
     static int socket() {
-        try {
-            int fd = (int) SOCKET.invokeExact(cs(), AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0);
-            if (fd < 0) {
-                throw fail("socket(AF_UNIX)");
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        MemorySegment s = cs();
+        return Libc.check(Libc.socket(s, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0), s, "socket(AF_UNIX)");
     }
 
     static int[] socketpair() {
+        MemorySegment s = cs();
         try (Arena arena = Arena.ofConfined()) {
             MemorySegment sv = arena.allocate(8, 4);
-            int r = (int) SOCKETPAIR.invokeExact(cs(), AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, sv);
-            if (r < 0) {
-                throw fail("socketpair(AF_UNIX)");
-            }
+            Libc.check(Libc.socketpair(s, Libc.AF_UNIX, Libc.SOCK_STREAM | Libc.SOCK_CLOEXEC, 0, sv), s,
+                    "socketpair(AF_UNIX)");
             return new int[] {sv.get(JAVA_INT, 0), sv.get(JAVA_INT, 4)};
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 
     static void bind(int fd, String path) {
+        MemorySegment s = cs();
         try (Arena arena = Arena.ofConfined()) {
-            int r = (int) BIND.invokeExact(cs(), fd, sockaddr(arena, path), SOCKADDR_UN_SIZE);
-            if (r < 0) {
-                throw fail("bind(" + path + ")");
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
+            Libc.check(Libc.bind(s, fd, sockaddr(arena, path), SOCKADDR_UN_SIZE), s, "bind(" + path + ")");
         }
     }
 
     static void listen(int fd, int backlog) {
-        try {
-            if ((int) LISTEN.invokeExact(cs(), fd, backlog) < 0) {
-                throw fail("listen");
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        MemorySegment s = cs();
+        Libc.check(Libc.listen(s, fd, backlog), s, "listen");
     }
 
     /** Blocks for a connection; retries EINTR. */
     static int accept(int fd) {
-        try {
-            while (true) {
-                int c = (int) ACCEPT4.invokeExact(cs(), fd, MemorySegment.NULL, MemorySegment.NULL, SOCK_CLOEXEC);
-                if (c >= 0) {
-                    return c;
-                }
-                if (errno() != EINTR) {
-                    throw fail("accept");
-                }
+        MemorySegment s = cs();
+        while (true) {
+            int c = Libc.accept4(s, fd, Libc.SOCK_CLOEXEC);
+            if (c >= 0 || Libc.errno(s) != Errno.EINTR) {
+                return Libc.check(c, s, "accept");
             }
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 
     static void connect(int fd, String path) {
+        MemorySegment s = cs();
         try (Arena arena = Arena.ofConfined()) {
-            int r = (int) CONNECT.invokeExact(cs(), fd, sockaddr(arena, path), SOCKADDR_UN_SIZE);
-            if (r < 0) {
-                throw fail("connect(" + path + ")");
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
+            Libc.check(Libc.connect(s, fd, sockaddr(arena, path), SOCKADDR_UN_SIZE), s, "connect(" + path + ")");
         }
     }
 
     /** Wakes threads blocked in accept/recv on {@code fd}; errors ignored. */
     static void shutdown(int fd) {
-        try {
-            int ignored = (int) SHUTDOWN.invokeExact(cs(), fd, SHUT_RDWR);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Libc.shutdown(cs(), fd, Libc.SHUT_RDWR);
     }
 
     /**
@@ -243,10 +128,10 @@ final class Native {
      *         descriptors for lack of control space
      */
     static long recvmsg(int fd, MemorySegment buf, long length, FdBuffer fds) {
+        MemorySegment s = cs();
         try (Arena arena = Arena.ofConfined()) {
-            MemorySegment iov = arena.allocate(16, 8);
-            iov.set(JAVA_LONG, 0, buf.address());
-            iov.set(JAVA_LONG, 8, length);
+            MemorySegment iov = arena.allocate(Libc.IOVEC_SIZE, 8);
+            Libc.setIovec(iov, 0, buf.address(), length);
             long controlLen = CMSGHDR_SIZE + 4L * FdBuffer.MAX_PER_RECV;
             MemorySegment control = arena.allocate(controlLen, 8);
             MemorySegment msg = arena.allocate(MSGHDR_SIZE, 8);
@@ -255,15 +140,10 @@ final class Native {
             msg.set(JAVA_LONG, 32, control.address());
             msg.set(JAVA_LONG, 40, controlLen);
             long n;
-            while (true) {
-                n = (long) RECVMSG.invokeExact(cs(), fd, msg, MSG_CMSG_CLOEXEC);
-                if (n >= 0) {
-                    break;
-                }
-                if (errno() != EINTR) {
-                    throw fail("recvmsg");
-                }
-            }
+            do {
+                n = Libc.recvmsg(s, fd, msg, MSG_CMSG_CLOEXEC);
+            } while (n < 0 && Libc.errno(s) == Errno.EINTR);
+            Libc.check(n, s, "recvmsg");
             long got = msg.get(JAVA_LONG, 40);
             int flags = msg.get(JAVA_INT, 48);
             // Walk the control messages (CMSG_FIRSTHDR / CMSG_NXTHDR).
@@ -286,20 +166,18 @@ final class Native {
                 fds.truncated = true;
             }
             return n;
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 
     /** Sends all of {@code buf[0, length)}; {@code fds} (may be empty) ride on the first byte. */
     static void sendmsg(int fd, MemorySegment buf, long length, int[] fds) {
+        MemorySegment s = cs();
         try (Arena arena = Arena.ofConfined()) {
             long sent = 0;
             boolean first = true;
             while (sent < length || first) {
-                MemorySegment iov = arena.allocate(16, 8);
-                iov.set(JAVA_LONG, 0, buf.address() + sent);
-                iov.set(JAVA_LONG, 8, length - sent);
+                MemorySegment iov = arena.allocate(Libc.IOVEC_SIZE, 8);
+                Libc.setIovec(iov, 0, buf.address() + sent, length - sent);
                 MemorySegment msg = arena.allocate(MSGHDR_SIZE, 8);
                 msg.set(JAVA_LONG, 16, iov.address());
                 msg.set(JAVA_LONG, 24, 1);
@@ -315,97 +193,55 @@ final class Native {
                     msg.set(JAVA_LONG, 32, control.address());
                     msg.set(JAVA_LONG, 40, (clen + 7) & ~7L);
                 }
-                long n = (long) SENDMSG.invokeExact(cs(), fd, msg, MSG_NOSIGNAL);
-                if (n < 0) {
-                    if (errno() == EINTR) {
-                        continue;
-                    }
-                    throw fail("sendmsg");
+                long n = Libc.sendmsg(s, fd, msg, MSG_NOSIGNAL);
+                if (n < 0 && Libc.errno(s) == Errno.EINTR) {
+                    continue;
                 }
-                sent += n;
+                sent += Libc.check(n, s, "sendmsg");
                 first = false;
                 if (length == 0) {
                     break;
                 }
             }
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
     }
 
     // ---------------------------------------------------------------- fds, eventfds
 
     static void close(int fd) {
-        if (fd < 0) {
-            return;
-        }
-        try {
-            int ignored = (int) CLOSE.invokeExact(cs(), fd);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Libc.closeQuietly(cs(), fd);
     }
 
     static int eventfd(boolean nonBlocking) {
-        try {
-            int fd = (int) EVENTFD.invokeExact(cs(), 0, EFD_CLOEXEC | (nonBlocking ? EFD_NONBLOCK : 0));
-            if (fd < 0) {
-                throw fail("eventfd");
-            }
-            return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        MemorySegment s = cs();
+        return Libc.check(Libc.eventfd(s, 0, Libc.EFD_CLOEXEC | (nonBlocking ? Libc.EFD_NONBLOCK : 0)), s, "eventfd");
     }
 
     /** Adds 1 to an eventfd (a call, a kick, an error). False when the write failed. */
     static boolean signal(int fd) {
-        MemorySegment b = STATE.get().u64();
-        b.set(JAVA_LONG, 0, 1L);
-        try {
-            return (long) WRITE.invokeExact(cs(), fd, b, 8L) == 8;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        ThreadState t = STATE.get();
+        t.u64().set(JAVA_LONG, 0, 1L);
+        return Libc.write(t.callState(), fd, t.u64(), 8L) == 8;
     }
 
     /** Reads (and so clears) an eventfd's counter; -1 when nothing was there or the read failed. */
     static long drain(int fd) {
-        MemorySegment b = STATE.get().u64();
-        try {
-            long n = (long) READ.invokeExact(cs(), fd, b, 8L);
-            return n == 8 ? b.get(JAVA_LONG, 0) : -1;
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        ThreadState t = STATE.get();
+        return Libc.read(t.callState(), fd, t.u64(), 8L) == 8 ? t.u64().get(JAVA_LONG, 0) : -1;
     }
 
     static void setNonBlocking(int fd) {
-        try {
-            int flags = (int) FCNTL.invokeExact(cs(), fd, 3 /* F_GETFL */, 0);
-            if (flags < 0 || (int) FCNTL.invokeExact(cs(), fd, 4 /* F_SETFL */, flags | 0x800) < 0) {
-                throw fail("fcntl(O_NONBLOCK)");
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Libc.setNonBlocking(cs(), fd);
     }
 
     /** Reads up to {@code length} bytes; retries EINTR. */
     static long read(int fd, MemorySegment buf, long length) {
-        try {
-            while (true) {
-                long n = (long) READ.invokeExact(cs(), fd, buf, length);
-                if (n >= 0) {
-                    return n;
-                }
-                if (errno() != EINTR) {
-                    throw fail("read");
-                }
-            }
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        MemorySegment s = cs();
+        long n;
+        do {
+            n = Libc.read(s, fd, buf, length);
+        } while (n < 0 && Libc.errno(s) == Errno.EINTR);
+        return Libc.check(n, s, "read");
     }
 
     /**
@@ -414,37 +250,56 @@ final class Native {
      * @return ready entries, 0 on timeout or EINTR
      */
     static int poll(MemorySegment pollfds, int count, int timeoutMillis) {
-        try {
-            int n = (int) POLL.invokeExact(cs(), pollfds, (long) count, timeoutMillis);
-            if (n < 0) {
-                if (errno() == EINTR) {
-                    return 0;
-                }
-                throw fail("poll");
-            }
-            return n;
-        } catch (Throwable t) {
-            throw rethrow(t);
+        MemorySegment s = cs();
+        int n = Libc.poll(s, pollfds, count, timeoutMillis);
+        if (n < 0 && Libc.errno(s) == Errno.EINTR) {
+            return 0;
         }
+        return Libc.check(n, s, "poll");
     }
 
     // ---------------------------------------------------------------- memory
 
-    static int memfdCreate(String name, long size) {
+    /** A memfd of {@code size} bytes, close-on-exec; sealable ({@code MFD_ALLOW_SEALING}) when asked. */
+    static int memfdCreate(String name, long size, boolean allowSealing) {
+        MemorySegment s = cs();
         try (Arena arena = Arena.ofConfined()) {
-            int fd = (int) MEMFD_CREATE.invokeExact(cs(), arena.allocateFrom(name), MFD_CLOEXEC);
-            if (fd < 0) {
-                throw fail("memfd_create");
-            }
-            if ((int) FTRUNCATE.invokeExact(cs(), fd, size) < 0) {
-                NativeException e = fail("ftruncate");
+            int flags = Libc.MFD_CLOEXEC | (allowSealing ? Libc.MFD_ALLOW_SEALING : 0);
+            int fd = Libc.check(Libc.memfdCreate(s, arena.allocateFrom(name), flags), s, "memfd_create");
+            if (Libc.ftruncate(s, fd, size) < 0) {
+                ErrnoException e = new ErrnoException("ftruncate", Libc.errno(s));
                 close(fd);
                 throw e;
             }
             return fd;
-        } catch (Throwable t) {
-            throw rethrow(t);
         }
+    }
+
+    /** A memfd that cannot be sealed, as QEMU's {@code memory-backend-memfd,seal=off} makes. */
+    static int memfdCreate(String name, long size) {
+        return memfdCreate(name, size, false);
+    }
+
+    /** {@code fstat(fd)}: type and size. */
+    static FileStatus fileStatus(int fd) {
+        return FileStatus.of(cs(), fd);
+    }
+
+    /**
+     * Makes sure the file behind {@code fd} cannot shrink: adds {@code F_SEAL_SHRINK}, or finds it there
+     * already. Sealing is refused with {@code EPERM} for a memfd made without {@code MFD_ALLOW_SEALING}
+     * (or already carrying {@code F_SEAL_SEAL}) and with {@code EINVAL} on file systems without seals;
+     * neither is an error here.
+     *
+     * @return whether the file is now sealed against shrinking
+     */
+    static boolean sealShrink(int fd) {
+        MemorySegment s = cs();
+        if (Libc.fcntl(s, fd, Libc.F_ADD_SEALS, Libc.F_SEAL_SHRINK) == 0) {
+            return true;
+        }
+        int seals = Libc.fcntl(s, fd, Libc.F_GET_SEALS, 0);
+        return seals >= 0 && (seals & Libc.F_SEAL_SHRINK) != 0;
     }
 
     /**
@@ -453,52 +308,23 @@ final class Native {
      * @return a native segment of {@code length} bytes; release it with {@link #munmap}
      */
     @SuppressWarnings("restricted")
-    /** The size of the file behind {@code fd} (lseek to its end), or -1 when it has none (an eventfd, a pipe). */
-    static long fileSize(int fd) {
-        try {
-            return (long) LSEEK.invokeExact(cs(), fd, 0L, 2 /* SEEK_END */);
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
-    }
-
     static MemorySegment mmap(int fd, long length, long offset) {
-        try {
-            MemorySegment p = (MemorySegment) MMAP.invokeExact(cs(), MemorySegment.NULL, length, PROT_READ | PROT_WRITE,
-                    MAP_SHARED, fd, offset);
-            if (p.address() == -1L) {
-                throw fail("mmap(" + length + " bytes at offset " + offset + ")");
-            }
-            return p.reinterpret(length);
-        } catch (Throwable t) {
-            throw rethrow(t);
+        MemorySegment s = cs();
+        MemorySegment p = Libc.mmap(s, length, Libc.PROT_READ | Libc.PROT_WRITE, Libc.MAP_SHARED, fd, offset);
+        if (p.address() == -1L) {
+            throw new ErrnoException("mmap(" + length + " bytes at offset " + offset + ")", Libc.errno(s));
         }
+        return p.reinterpret(length);
     }
 
     static void munmap(MemorySegment mapping) {
-        try {
-            int ignored = (int) MUNMAP.invokeExact(cs(), mapping, mapping.byteSize());
-        } catch (Throwable t) {
-            throw rethrow(t);
-        }
+        Libc.munmap(cs(), mapping, mapping.byteSize());
     }
 
     static void unlink(String path) {
         try (Arena arena = Arena.ofConfined()) {
-            int ignored = (int) UNLINK.invokeExact(cs(), arena.allocateFrom(path));
-        } catch (Throwable t) {
-            throw rethrow(t);
+            Libc.unlink(cs(), arena.allocateFrom(path));
         }
-    }
-
-    private static RuntimeException rethrow(Throwable t) {
-        if (t instanceof RuntimeException r) {
-            throw r;
-        }
-        if (t instanceof Error e) {
-            throw e;
-        }
-        throw new IllegalStateException(t);
     }
 
     /** Descriptors received with one message; the receiver owns and must close or keep each. */

@@ -1,9 +1,11 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.ErrnoException;
 import dev.vnet.net.NetFeatures;
 import dev.vnet.net.VirtioNetDevice;
 import dev.vnet.virtio.ActivationContext;
 import dev.vnet.virtio.GuestErrorListener;
+import dev.vnet.virtio.MemoryFault;
 import dev.vnet.virtio.QueueConfig;
 import dev.vnet.virtio.Virtqueue;
 import dev.vnet.virtio.VirtqueueException;
@@ -12,6 +14,8 @@ import dev.vnet.virtio.VirtioInterrupt;
 import java.nio.ByteBuffer;
 import java.util.ArrayList;
 import java.util.List;
+import java.util.concurrent.atomic.AtomicLong;
+import java.util.concurrent.atomic.AtomicReference;
 import org.slf4j.Logger;
 import org.slf4j.LoggerFactory;
 
@@ -34,6 +38,13 @@ import org.slf4j.LoggerFactory;
  * <p>{@link #handle} runs on the connection's thread; one front-end at a time. A malformed request is a
  * {@link ProtocolException}: the caller closes the connection and calls {@link #disconnect}, which
  * returns the back-end to its initial state for the next front-end.
+ *
+ * <p>A front-end that shrinks the memory it handed over (SET_MEM_TABLE seals what it can, see {@link
+ * MemoryTable}) makes the next access there fault. A device worker that faults reports it ({@link
+ * GuestErrorListener#memoryFault}); the back-end then needs a reset: it is logged once and counted
+ * ({@link #memoryFaults}), no ring starts any more, the connection is closed ({@link #onMemoryFault}),
+ * and {@link #disconnect} writes every ring's err eventfd before it resets the device for the next
+ * front-end.
  */
 public final class VhostUserBackend implements AutoCloseable {
 
@@ -79,7 +90,21 @@ public final class VhostUserBackend implements AutoCloseable {
             // Needs the back-end request channel (PROTOCOL_F_BACKEND_REQ), which is not offered.
         }
     };
-    private final GuestErrorListener errors = this::guestError;
+    private final GuestErrorListener errors = new GuestErrorListener() {
+        @Override
+        public void guestError(String reason) {
+            VhostUserBackend.this.guestError(reason);
+        }
+
+        @Override
+        public void memoryFault(String reason) {
+            VhostUserBackend.this.memoryFault(reason);
+        }
+    };
+    /** Why the session's memory faulted (the device needs a reset), or null. Set from any thread. */
+    private final AtomicReference<String> faulted = new AtomicReference<>();
+    private final AtomicLong memoryFaults = new AtomicLong();
+    private volatile Runnable onMemoryFault = () -> { };
 
     private boolean owner;
     private boolean featuresSet;
@@ -333,12 +358,13 @@ public final class VhostUserBackend implements AutoCloseable {
         fdsTaken = true;
         try {
             memory = MemoryTable.map(regions, m.fds());
-        } catch (NativeException e) {
+        } catch (ErrnoException e) {
             LOG.warn("{}: SET_MEM_TABLE: {}", device.config().id(), e.getMessage());
             return Result.FAILED;
         }
-        LOG.info("{}: memory table of {} region(s), {} MiB", device.config().id(), regions.size(),
-                regions.stream().mapToLong(MemoryTable.Region::size).sum() >> 20);
+        LOG.info("{}: memory table of {} region(s), {} MiB, {} sealed against shrinking", device.config().id(),
+                regions.size(), regions.stream().mapToLong(MemoryTable.Region::size).sum() >> 20,
+                memory.sealed().stream().filter(Boolean::booleanValue).count());
         return restart(wasRunning);
     }
 
@@ -426,7 +452,8 @@ public final class VhostUserBackend implements AutoCloseable {
     }
 
     private boolean ready(Vring r) {
-        return memory != null && featuresSet && r.num != 0 && r.addrSet && r.started && r.enabled;
+        return faulted.get() == null && memory != null && featuresSet && r.num != 0 && r.addrSet && r.started
+                && r.enabled;
     }
 
     /**
@@ -541,8 +568,61 @@ public final class VhostUserBackend implements AutoCloseable {
         }
     }
 
-    /** The front-end went away (or RESET_OWNER): stop everything and forget the negotiation. */
+    /**
+     * A device worker (or the connection's thread) faulted on the front-end's memory. Any thread; never
+     * blocks on the back-end's lock, since the connection's thread may hold it while it joins that worker.
+     */
+    void memoryFault(String reason) {
+        if (faulted.compareAndSet(null, reason)) {
+            memoryFaults.incrementAndGet();
+            LOG.warn("{}: guest memory access faulted (the front-end shrank its memory); the device needs"
+                    + " a reset and the connection is closed: {}", device.config().id(), reason);
+            try {
+                onMemoryFault.run();
+            } catch (RuntimeException e) {
+                LOG.warn("{}: closing the connection after a memory fault failed: {}", device.config().id(),
+                        e.toString());
+            }
+        } else {
+            LOG.debug("{}: further memory fault: {}", device.config().id(), reason);
+        }
+    }
+
+    /**
+     * What ends the session after a memory fault (the server closes the connection); called once per
+     * fault, from the faulting thread. Without it the back-end just stays in {@link #needsReset}.
+     */
+    void onMemoryFault(Runnable closeConnection) {
+        this.onMemoryFault = closeConnection;
+    }
+
+    /** Sessions ended because an access to the front-end's memory faulted. */
+    public long memoryFaults() {
+        return memoryFaults.get();
+    }
+
+    /** Whether the front-end's memory faulted in this session (until {@link #disconnect} or RESET_OWNER). */
+    public boolean needsReset() {
+        return faulted.get() != null;
+    }
+
+    /** Per region of the current memory table: whether its file is sealed against shrinking; empty without one. */
+    public synchronized List<Boolean> sealedRegions() {
+        return memory == null ? List.of() : memory.sealed();
+    }
+
+    /**
+     * The front-end went away (or RESET_OWNER): stop everything and forget the negotiation. After a memory
+     * fault every ring's err eventfd is written first, the vhost-user way of saying "needs reset".
+     */
     public synchronized void disconnect() {
+        if (faulted.get() != null) {
+            for (Vring r : rings) {
+                if (r.errFd >= 0) {
+                    Native.signal(r.errFd);
+                }
+            }
+        }
         resetSession();
     }
 
@@ -562,6 +642,7 @@ public final class VhostUserBackend implements AutoCloseable {
         acked = 0;
         protocol = 0;
         mtu = 0;
+        faulted.set(null);
     }
 
     /**
@@ -569,7 +650,23 @@ public final class VhostUserBackend implements AutoCloseable {
      * avail.idx and used.flags as they are in memory now.
      */
     public synchronized String describeRings() {
+        if (faulted.get() != null) {
+            return " memory faulted, needs reset";
+        }
         StringBuilder sb = new StringBuilder();
+        try {
+            describeRings(sb);
+        } catch (InternalError e) {
+            if (!MemoryFault.is(e)) {
+                throw e;
+            }
+            memoryFault("reading ring state for diagnostics: " + e.getMessage());
+            sb.append(" memory faulted, needs reset");
+        }
+        return sb.toString();
+    }
+
+    private void describeRings(StringBuilder sb) {
         for (Vring r : rings) {
             Virtqueue q = r.queue;
             if (q != null) {
@@ -588,7 +685,6 @@ public final class VhostUserBackend implements AutoCloseable {
                         usedIdx, usedFlags, q.isBroken() ? " broken" : ""));
             }
         }
-        return sb.toString();
     }
 
     /** Whether SET_OWNER was received on this connection. */

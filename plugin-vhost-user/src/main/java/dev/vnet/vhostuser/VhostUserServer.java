@@ -1,5 +1,8 @@
 package dev.vnet.vhostuser;
 
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.virtio.MemoryFault;
 import java.io.IOException;
 import java.nio.file.Files;
 import java.nio.file.LinkOption;
@@ -14,7 +17,8 @@ import org.slf4j.LoggerFactory;
  * {@code server=on}, DPDK {@code net_virtio_user} with {@code server=0}); client mode connects to a
  * front-end listening there (QEMU {@code server=on}), retrying until it answers. When a connection
  * ends, cleanly or because the front-end broke the protocol, the back-end is reset and the next
- * front-end is served.
+ * front-end is served. A fault on the front-end's memory ({@link VhostUserBackend#memoryFaults}) ends
+ * the connection the same way, from whichever thread found it.
  */
 public final class VhostUserServer implements AutoCloseable {
 
@@ -40,6 +44,16 @@ public final class VhostUserServer implements AutoCloseable {
         this.client = client;
         this.backend = backend;
         this.thread = Thread.ofPlatform().name("vhost-user-" + path.getFileName()).unstarted(this::run);
+        backend.onMemoryFault(this::dropConnection);
+    }
+
+    /** Ends the current connection from any thread; the server thread then resets the back-end. */
+    private void dropConnection() {
+        synchronized (lock) {
+            if (current != null) {
+                current.shutdown();
+            }
+        }
     }
 
     /**
@@ -47,7 +61,7 @@ public final class VhostUserServer implements AutoCloseable {
      * file left at the path by an earlier run is replaced, any other file there is refused.
      *
      * @throws IllegalStateException the path holds something else, or the stale socket cannot be removed
-     * @throws NativeException       bind or listen failed (no such directory, permission, ...)
+     * @throws ErrnoException        bind or listen failed (no such directory, permission, ...)
      */
     public VhostUserServer start() {
         if (!client) {
@@ -95,7 +109,7 @@ public final class VhostUserServer implements AutoCloseable {
             int fd;
             try {
                 fd = client ? connect() : Native.accept(listenFd);
-            } catch (NativeException e) {
+            } catch (ErrnoException e) {
                 if (!stopping) {
                     LOG.warn("vhost-user {}: {}", path, e.getMessage());
                     sleep(RECONNECT_MILLIS);
@@ -136,9 +150,9 @@ public final class VhostUserServer implements AutoCloseable {
             try {
                 Native.connect(fd, path.toString());
                 return fd;
-            } catch (NativeException e) {
+            } catch (ErrnoException e) {
                 Native.close(fd);
-                if (e.errno() != Native.ENOENT && e.errno() != Native.ECONNREFUSED) {
+                if (e.errno() != Errno.ENOENT && e.errno() != Errno.ECONNREFUSED) {
                     throw e;
                 }
                 sleep(RECONNECT_MILLIS);
@@ -169,7 +183,9 @@ public final class VhostUserServer implements AutoCloseable {
         } catch (RuntimeException | InternalError e) {
             // InternalError: a fault in a mapped access (the front-end's memory shrank under us); the
             // connection ends, the server thread must not.
-            if (!stopping) {
+            if (MemoryFault.is(e)) {
+                backend.memoryFault("connection thread: " + e.getMessage());
+            } else if (!stopping) {
                 LOG.warn("vhost-user {}: connection failed: {}", path, e.toString());
             }
         }

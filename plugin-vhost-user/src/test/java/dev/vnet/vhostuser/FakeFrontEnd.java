@@ -2,9 +2,11 @@ package dev.vnet.vhostuser;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vnet.linux.Libc;
 import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
+import java.lang.foreign.Arena;
 import java.lang.foreign.MemorySegment;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
@@ -12,6 +14,7 @@ import java.nio.file.Path;
 import java.util.ArrayList;
 import java.util.Arrays;
 import java.util.List;
+import java.util.function.ToIntFunction;
 
 /**
  * A fake vhost-user front-end (what QEMU does, in miniature) over a real Unix socket: guest memory is a
@@ -33,7 +36,12 @@ final class FakeFrontEnd implements AutoCloseable {
     private MessageChannel ch;
 
     FakeFrontEnd() {
-        memfd = Native.memfdCreate("guest", SIZE);
+        this(false);
+    }
+
+    /** @param sealable whether the guest memfd allows sealing ({@code MFD_ALLOW_SEALING}) */
+    FakeFrontEnd(boolean sealable) {
+        memfd = Native.memfdCreate("guest", SIZE, sealable);
         mapping = Native.mmap(memfd, SIZE, 0);
         mem = new FakeGuestMemory(GPA, mapping);
     }
@@ -91,6 +99,12 @@ final class FakeFrontEnd implements AutoCloseable {
 
     /** SET_OWNER, features, protocol features, GET_QUEUE_NUM ({@code pairs}) and the memory table. */
     void negotiate(long features, int pairs) {
+        negotiateFeatures(features, pairs);
+        assertThat(memTable(SIZE, 0)).isZero();
+    }
+
+    /** {@link #negotiate} without the memory table. */
+    void negotiateFeatures(long features, int pairs) {
         ch.send(VhostUser.SET_OWNER, V, new byte[0], new int[0]);
         long offered = request(VhostUser.GET_FEATURES, new byte[0]);
         assertThat(offered & features).isEqualTo(features);
@@ -98,8 +112,41 @@ final class FakeFrontEnd implements AutoCloseable {
         ch.send(VhostUser.SET_PROTOCOL_FEATURES, V, Message.u64Payload(protocol), new int[0]);
         assertThat(request(VhostUser.GET_QUEUE_NUM, new byte[0])).isEqualTo(pairs);
         assertThat(acked(VhostUser.SET_FEATURES, Message.u64Payload(features))).isZero();
-        byte[] table = BackendProtocolTest.memTable(1, new long[] {GPA, SIZE, mapping.address(), 0});
-        assertThat(acked(VhostUser.SET_MEM_TABLE, table, memfd)).isZero();
+    }
+
+    /** SET_MEM_TABLE of one region over the memfd, {@code size} bytes from {@code offset}: the status. */
+    long memTable(long size, long offset) {
+        byte[] table = BackendProtocolTest.memTable(1, new long[] {GPA, size, mapping.address(), offset});
+        return acked(VhostUser.SET_MEM_TABLE, table, memfd);
+    }
+
+    // ---- what the front-end's own process can do to its memfd (0 or the errno) ----
+
+    int truncate(long size) {
+        return ownCall(state -> Libc.ftruncate(state, memfd, size));
+    }
+
+    int addSeals(int seals) {
+        return ownCall(state -> Libc.fcntl(state, memfd, Libc.F_ADD_SEALS, seals));
+    }
+
+    /** The memfd's seals ({@code F_GET_SEALS}). */
+    int seals() {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = Libc.newCallState(arena);
+            return Libc.check(Libc.fcntl(state, memfd, Libc.F_GET_SEALS, 0), state, "fcntl(F_GET_SEALS)");
+        }
+    }
+
+    long fileSize() {
+        return Native.fileStatus(memfd).size();
+    }
+
+    private static int ownCall(ToIntFunction<MemorySegment> call) {
+        try (Arena arena = Arena.ofConfined()) {
+            MemorySegment state = Libc.newCallState(arena);
+            return call.applyAsInt(state) < 0 ? Libc.errno(state) : 0;
+        }
     }
 
     /** A driver-side ring of {@link #QSIZE} entries in this front-end's memory. */

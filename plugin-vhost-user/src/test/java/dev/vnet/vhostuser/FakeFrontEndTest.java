@@ -10,6 +10,8 @@ import dev.vnet.virtio.VirtioFeatures;
 import java.nio.ByteBuffer;
 import java.nio.ByteOrder;
 import java.nio.file.Path;
+import java.util.List;
+import java.util.concurrent.CopyOnWriteArrayList;
 import java.util.concurrent.atomic.AtomicInteger;
 import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
@@ -115,6 +117,32 @@ class FakeFrontEndTest {
         assertThat(backend.ackedFeatures()).isZero();
         assertThat(server.protocolErrors()).isEqualTo(1);
         assertThat(server.connections()).isEqualTo(2);
+    }
+
+    /**
+     * The front-end leaves and the server is closed at once, while its thread still resets the back-end
+     * (joining the device workers). Closing used to interrupt that thread, cutting the join short: the
+     * server thread died with "worker ... did not stop within 10 s".
+     */
+    @Test
+    void closingTheServerWhileItResetsTheBackEndKillsNoThread() throws Exception {
+        List<Throwable> uncaught = new CopyOnWriteArrayList<>();
+        Thread.UncaughtExceptionHandler previous = Thread.getDefaultUncaughtExceptionHandler();
+        Thread.setDefaultUncaughtExceptionHandler((t, e) -> uncaught.add(e));
+        try {
+            for (int i = 0; i < 10; i++) {
+                VhostUserServer s = new VhostUserServer(dir.resolve("close" + i + ".sock"), false, backend).start();
+                fe.connect(dir.resolve("close" + i + ".sock")).negotiate(BASE_FEATURES, 2);
+                DriverQueue rx = fe.queue();
+                DriverQueue tx = fe.queue();
+                fe.roundTrip(rx, tx, ring(0, rx, 0), ring(1, tx, 0), i);
+                fe.disconnect();
+                s.close();
+            }
+        } finally {
+            Thread.setDefaultUncaughtExceptionHandler(previous);
+        }
+        assertThat(uncaught).isEmpty();
     }
 
     @Test

@@ -2,6 +2,9 @@ package dev.vnet.vhostuser;
 
 import com.code_intelligence.jazzer.api.FuzzedDataProvider;
 import com.code_intelligence.jazzer.junit.FuzzTest;
+import dev.vnet.linux.Errno;
+import dev.vnet.linux.ErrnoException;
+import dev.vnet.linux.Libc;
 import dev.vnet.net.NetDeviceConfig;
 import dev.vnet.net.VirtioNetDevice;
 import dev.vnet.net.backend.InJvmBackend;
@@ -191,7 +194,7 @@ class VhostUserMessageFuzzTest {
                     .put(payload);
             ch.sendRaw(raw, fds.stream().mapToInt(Integer::intValue).toArray());
             return true;
-        } catch (NativeException e) {
+        } catch (ErrnoException e) {
             if (closedByPeer(e)) {
                 return false;
             }
@@ -254,15 +257,15 @@ class VhostUserMessageFuzzTest {
     private static void send(MessageChannel ch, int request, int flags, byte[] payload, int... fds) {
         try {
             ch.send(request, flags, payload, fds);
-        } catch (NativeException e) {
+        } catch (ErrnoException e) {
             if (!closedByPeer(e)) {
                 throw e;
             }
         }
     }
 
-    private static boolean closedByPeer(NativeException e) {
-        return e.errno() == 32 /* EPIPE */ || e.errno() == 104 /* ECONNRESET */;
+    private static boolean closedByPeer(ErrnoException e) {
+        return e.errno() == Errno.EPIPE || e.errno() == Errno.ECONNRESET;
     }
 
     private static MessageChannel connect() {
@@ -294,9 +297,8 @@ class VhostUserMessageFuzzTest {
 
     private static boolean readable(int fd, int millis) {
         try (Arena a = Arena.ofConfined()) {
-            MemorySegment p = a.allocate(8, 4);
-            p.set(ValueLayout.JAVA_INT, 0, fd);
-            p.set(ValueLayout.JAVA_SHORT, 4, Native.POLLIN);
+            MemorySegment p = a.allocate(Libc.POLLFD_SIZE, 4);
+            Libc.setPollFd(p, 0, fd, Libc.POLLIN);
             long deadline = System.nanoTime() + TimeUnit.MILLISECONDS.toNanos(millis);
             long left;
             while ((left = deadline - System.nanoTime()) > 0) {

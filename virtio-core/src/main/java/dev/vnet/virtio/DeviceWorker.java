@@ -21,7 +21,10 @@ import org.slf4j.LoggerFactory;
  *
  * <p>An exception escaping a step is a device bug, not a guest action: it is logged, reported to the
  * {@link GuestErrorListener} so the guest sees DEVICE_NEEDS_RESET, and the worker stops. It never
- * reaches the vCPU thread.
+ * reaches the vCPU thread. The one exception is a fault in an access to guest memory ({@link
+ * MemoryFault}: the memory behind the mapping shrank, which the guest's side can do to a vhost-user
+ * back-end): not a device bug, it is counted apart ({@link #memoryFaults}) and reported once through
+ * {@link GuestErrorListener#memoryFault}, and the worker stops.
  */
 public final class DeviceWorker {
 
@@ -44,6 +47,8 @@ public final class DeviceWorker {
     private static final Logger LOG = LoggerFactory.getLogger(DeviceWorker.class);
     /** Steps that threw, JVM-wide: each one is a device bug (guest errors never throw). */
     private static final AtomicLong FAILURES = new AtomicLong();
+    /** Workers stopped by a faulting access to guest memory, JVM-wide. */
+    private static final AtomicLong MEMORY_FAULTS = new AtomicLong();
 
     private final Thread thread;
     private final Step step;
@@ -104,6 +109,14 @@ public final class DeviceWorker {
         return FAILURES.get();
     }
 
+    /**
+     * How many workers, in this JVM, stopped because an access to guest memory faulted ({@link
+     * MemoryFault}): the peer shrank the memory under the device. Not counted in {@link #failures}.
+     */
+    public static long memoryFaults() {
+        return MEMORY_FAULTS.get();
+    }
+
     public boolean isCurrentThread() {
         return Thread.currentThread() == thread;
     }
@@ -133,6 +146,13 @@ public final class DeviceWorker {
                 parked = false;
             }
         } catch (RuntimeException | Error e) {
+            if (MemoryFault.is(e)) {
+                MEMORY_FAULTS.incrementAndGet();
+                LOG.debug("device worker {}: guest memory access faulted", thread.getName(), e);
+                errors.memoryFault("device worker " + thread.getName() + " stopped: guest memory access faulted ("
+                        + e.getMessage() + ")");
+                return;
+            }
             FAILURES.incrementAndGet();
             LOG.error("device worker {} failed; the device needs a reset", thread.getName(), e);
             errors.guestError("device worker " + thread.getName() + " stopped: " + e);

@@ -86,8 +86,17 @@ public final class PciBed implements AutoCloseable {
      */
     public static PciBed start(NetBackend backend, NetDeviceConfig config, Strategy strategy,
                                UnaryOperator<VirtioNetDriver> knobs) {
+        return start(backend, config, strategy, knobs, new FakeGuestMemory(0x10_0000L, RAM));
+    }
+
+    /** As {@link #start(NetBackend, NetDeviceConfig)}, on guest RAM the test provides (closed with the bed). */
+    public static PciBed start(NetBackend backend, NetDeviceConfig config, FakeGuestMemory memory) {
+        return start(backend, config, Strategy.MSIX_PER_VQ, d -> d, memory);
+    }
+
+    private static PciBed start(NetBackend backend, NetDeviceConfig config, Strategy strategy,
+                                UnaryOperator<VirtioNetDriver> knobs, FakeGuestMemory memory) {
         VirtioNetDevice device = new VirtioNetDevice(config, backend);
-        FakeGuestMemory memory = new FakeGuestMemory(0x10_0000L, RAM);
         VirtioPciFunction function = new VirtioPciFunction(device, memory.memory(),
                 VirtioPci.PCI_CLASS_NETWORK_ETHERNET);
         try {

@@ -17,6 +17,7 @@ import dev.vnet.net.harness.Bed;
 import dev.vnet.net.harness.Frames;
 import dev.vnet.net.harness.NetDriver;
 import dev.vnet.net.harness.NetHarness;
+import dev.vnet.net.harness.PciBed;
 import dev.vnet.pci.VirtioPci;
 import dev.vnet.pci.VirtioPciFunction;
 import dev.vnet.spi.InterruptLine;
@@ -30,8 +31,12 @@ import dev.vnet.testkit.pci.FakeMmioBus;
 import dev.vnet.testkit.pci.PciInterruptDispatcher;
 import dev.vnet.testkit.pci.VirtioPciDriver;
 import dev.vnet.virtio.DeviceWorker;
+import java.lang.foreign.Arena;
+import java.nio.ByteBuffer;
+import java.nio.channels.FileChannel;
 import java.nio.file.Files;
 import java.nio.file.Path;
+import java.nio.file.StandardOpenOption;
 import java.time.Duration;
 import java.util.List;
 import java.util.Map;
@@ -42,6 +47,7 @@ import org.junit.jupiter.api.AfterEach;
 import org.junit.jupiter.api.BeforeEach;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
+import org.junit.jupiter.api.io.TempDir;
 import org.junit.jupiter.params.ParameterizedTest;
 import org.junit.jupiter.params.provider.ValueSource;
 
@@ -377,6 +383,41 @@ class FaultInjectionTest {
         assertThat(h.interrupts().guestErrors().getFirst()).contains("guest memory became unavailable");
         device.reset();
         device.close();
+    }
+
+    /**
+     * Guest RAM that is a shared file mapping, truncated under the running device (what a vhost-user
+     * front-end can do to its memfd; here behind the PCI transport): the worker's next ring access
+     * raises SIGBUS, an InternalError in the worker. It is reported as a memory fault: the transport sets
+     * DEVICE_NEEDS_RESET with a configuration interrupt, the JVM counts one memory fault and no device bug.
+     */
+    @Test
+    void guestRamTruncatedUnderTheDeviceNeedsReset(@TempDir Path dir) throws Exception {
+        try (FileChannel file = FileChannel.open(dir.resolve("guest-ram"), StandardOpenOption.CREATE_NEW,
+                StandardOpenOption.READ, StandardOpenOption.WRITE); Arena arena = Arena.ofShared()) {
+            file.write(ByteBuffer.wrap(new byte[1]), PciBed.RAM - 1);
+            FakeGuestMemory ram = new FakeGuestMemory(0x10_0000L,
+                    file.map(FileChannel.MapMode.READ_WRITE, 0, PciBed.RAM, arena));
+            NetDeviceConfig config = PciBed.config().build();
+            try (PciBed bed = PciBed.start(PciBed.loopbackBackend(config), config, ram)) {
+                bed.driver.send(0, TO_DEVICE);
+                assertThat(bed.driver.receive(0, WAIT)).isNotNull();
+                long faults = DeviceWorker.memoryFaults();
+                long configs = bed.configCallbacks();
+
+                file.truncate(0);
+                // From here the test touches no guest RAM: it only writes the TX queue's notify register.
+                bed.pci.kick(1);
+                assertThat(bed.awaitNeedsReset(configs, WAIT)).isTrue();
+                assertThat(bed.needsResetReason()).isNotNull();
+                long deadline = System.nanoTime() + WAIT.toNanos();
+                while (DeviceWorker.memoryFaults() == faults && System.nanoTime() < deadline) {
+                    bed.pci.kick(1);
+                    Thread.sleep(1);
+                }
+                assertThat(DeviceWorker.memoryFaults()).isEqualTo(faults + 1);
+            }
+        }
     }
 
     // ------------------------------------------------------------------ real TAP

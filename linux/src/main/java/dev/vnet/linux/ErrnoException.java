@@ -1,9 +1,9 @@
-package dev.vnet.tap;
+package dev.vnet.linux;
 
 /**
  * A failed C library call: which call, the {@code errno} it left, its symbolic name and the C library's
- * text for it. The backend wraps it into a {@link dev.vnet.spi.BackendException} carrying the same
- * {@code errno} before it leaves this package's public API.
+ * text for it. A host error, never a guest one: callers wrap it (the TAP backend into a
+ * {@code BackendException} carrying the same {@code errno}) or report it with the failed request.
  */
 public final class ErrnoException extends RuntimeException {
 

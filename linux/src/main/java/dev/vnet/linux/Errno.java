@@ -1,38 +1,40 @@
-package dev.vnet.tap;
+package dev.vnet.linux;
 
 /**
- * The Linux {@code errno} values the TAP backend acts on, and symbolic names for messages. Values are
+ * The Linux {@code errno} values vnet's plugins act on, and symbolic names for messages. Values are
  * the Linux generic ones (identical on x86-64, aarch64 and riscv64).
  */
-final class Errno {
+public final class Errno {
 
-    static final int EPERM = 1;
-    static final int ENOENT = 2;
-    static final int EINTR = 4;
-    static final int EIO = 5;
-    static final int ENXIO = 6;
-    static final int EBADF = 9;
-    static final int EAGAIN = 11;
-    static final int ENOMEM = 12;
-    static final int EACCES = 13;
-    static final int EFAULT = 14;
-    static final int EBUSY = 16;
-    static final int EEXIST = 17;
-    static final int ENODEV = 19;
-    static final int EINVAL = 22;
-    static final int ENOTTY = 25;
-    static final int EPIPE = 32;
-    static final int EBADFD = 77;
-    static final int EMSGSIZE = 90;
-    static final int EOPNOTSUPP = 95;
-    static final int ENETDOWN = 100;
-    static final int ENOBUFS = 105;
+    public static final int EPERM = 1;
+    public static final int ENOENT = 2;
+    public static final int EINTR = 4;
+    public static final int EIO = 5;
+    public static final int ENXIO = 6;
+    public static final int EBADF = 9;
+    public static final int EAGAIN = 11;
+    public static final int ENOMEM = 12;
+    public static final int EACCES = 13;
+    public static final int EFAULT = 14;
+    public static final int EBUSY = 16;
+    public static final int EEXIST = 17;
+    public static final int ENODEV = 19;
+    public static final int EINVAL = 22;
+    public static final int ENOTTY = 25;
+    public static final int EPIPE = 32;
+    public static final int EBADFD = 77;
+    public static final int EMSGSIZE = 90;
+    public static final int EOPNOTSUPP = 95;
+    public static final int ENETDOWN = 100;
+    public static final int ECONNRESET = 104;
+    public static final int ENOBUFS = 105;
+    public static final int ECONNREFUSED = 111;
 
     private Errno() {
     }
 
     /** The symbolic name, such as {@code EAGAIN}, or {@code errno 123} for one not listed here. */
-    static String name(int errno) {
+    public static String name(int errno) {
         return switch (errno) {
             case EPERM -> "EPERM";
             case ENOENT -> "ENOENT";
@@ -54,13 +56,15 @@ final class Errno {
             case EMSGSIZE -> "EMSGSIZE";
             case EOPNOTSUPP -> "EOPNOTSUPP";
             case ENETDOWN -> "ENETDOWN";
+            case ECONNRESET -> "ECONNRESET";
             case ENOBUFS -> "ENOBUFS";
+            case ECONNREFUSED -> "ECONNREFUSED";
             default -> "errno " + errno;
         };
     }
 
     /** {@code "EIO (Input/output error)"}: the name and the C library's text. */
-    static String describe(int errno) {
+    public static String describe(int errno) {
         String text;
         try {
             text = Libc.strerror(errno);
