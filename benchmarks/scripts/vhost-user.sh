@@ -79,7 +79,7 @@ measure() { # direction size log -> prints the per-second pps samples
   [ "$direction" = tx ] && extra=(--txpkts="$size")
   local fifo=$work/cmd.fifo
   rm -f "$fifo"; mkfifo "$fifo"
-  timeout $((secs + warmup + 60)) dpdk-testpmd -l 0,1 --main-lcore 1 "${eal[@]}" --file-prefix vnetbv \
+  timeout $((secs + warmup + 60)) stdbuf -oL dpdk-testpmd -l 0,1 --main-lcore 1 "${eal[@]}" --file-prefix vnetbv \
     --vdev "net_virtio_user0,path=$sock,queues=1" -- -i --forward-mode="$mode" --total-num-mbufs=16384 "${extra[@]}" \
     <"$fifo" >"$log" 2>&1 &
   local pid=$!
