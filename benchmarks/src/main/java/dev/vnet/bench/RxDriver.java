@@ -16,7 +16,9 @@ import java.util.function.IntConsumer;
  * a packet is reading the used ring, reading {@code num_buffers} from the header and re-posting every
  * buffer of the packet; avail.idx is published once per {@link #batch} re-posted buffers (NAPI refill),
  * with a kick only when the device asked for one. The payload is not touched (a guest would build an
- * skb around the page). No allocation after construction; interrupts stay off (NAPI polling).
+ * skb around the page), but the header's {@code gso_type} is counted, so that a run can show whether
+ * frames came as GSO super-frames ({@link #summary}). No allocation after construction; interrupts stay
+ * off (NAPI polling).
  */
 public final class RxDriver {
 
@@ -39,6 +41,8 @@ public final class RxDriver {
     private int usedIdx;
     private long kicks;
     private long bytes;
+    private long packets;
+    private long gsoPackets;
 
     public RxDriver(FakeGuestMemory mem, DriverQueue q, int bufferLength, int batch, IntConsumer kick) {
         this.n = q.size();
@@ -65,7 +69,12 @@ public final class RxDriver {
     /** Receives one packet (all its buffers), re-posting them; spins while none is there. */
     public void receive() {
         int id = next();
-        int buffers = Short.toUnsignedInt(this.buffers.get(U16_UNALIGNED, (long) id * bufferLength + 10));
+        long header = (long) id * bufferLength;
+        int buffers = Short.toUnsignedInt(this.buffers.get(U16_UNALIGNED, header + 10));
+        packets++;
+        if (this.buffers.get(ValueLayout.JAVA_BYTE, header + 1) != 0) { // gso_type != VIRTIO_NET_HDR_GSO_NONE
+            gsoPackets++;
+        }
         recycle(id);
         for (int k = 1; k < buffers; k++) {
             recycle(next());
@@ -118,5 +127,28 @@ public final class RxDriver {
     /** Used bytes (headers included) received so far. */
     public long bytes() {
         return bytes;
+    }
+
+    /** Packets received so far. */
+    public long packets() {
+        return packets;
+    }
+
+    /** Packets received so far whose vnet header had a {@code gso_type} other than NONE. */
+    public long gsoPackets() {
+        return gsoPackets;
+    }
+
+    /** Restarts {@link #bytes}, {@link #packets} and {@link #gsoPackets} from zero (e.g. after warm-up). */
+    public void resetCounts() {
+        bytes = 0;
+        packets = 0;
+        gsoPackets = 0;
+    }
+
+    /** {@code avg_frame=B gso_frames=N frames=N}: the average frame length without the vnet header. */
+    public String summary() {
+        long avg = packets == 0 ? 0 : Math.round((double) bytes / packets) - BenchFrames.HDR;
+        return "avg_frame=" + avg + " gso_frames=" + gsoPackets + " frames=" + packets;
     }
 }

@@ -18,6 +18,8 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.runner.IterationType;
 
 /**
  * Driver model &lt;-&gt; device &lt;-&gt; {@code TapBackend} on a real TAP interface, one queue pair; one
@@ -42,6 +44,7 @@ public class TapBenchmark {
         public int busyPollMicros;
 
         BenchRig rig;
+        private boolean measuring;
 
         abstract String ifname();
 
@@ -53,6 +56,21 @@ public class TapBenchmark {
                     Map.of("ifname", ifname(), "mode", "attach")));
             byte[] txFrame = BenchFrames.frame(frameSize, BenchFrames.TAP_MAC, BenchFrames.DEVICE_MAC);
             rig = new BenchRig(1, frameSize, direction(), tap, txFrame, busyPollMicros);
+        }
+
+        /**
+         * At the first measurement iteration the RX driver's counts start over, so that the teardown
+         * line's {@code avg_frame}/{@code gso_frames} (read by {@code report.py}) describe the measured
+         * frames, not what the TAP had queued while the device was starting.
+         */
+        @Setup(Level.Iteration)
+        public void iteration(IterationParams params) {
+            if (!measuring && params.getType() == IterationType.MEASUREMENT) {
+                measuring = true;
+                if (direction() == BenchRig.Direction.RX) {
+                    rig.rx(0).resetCounts();
+                }
+            }
         }
 
         @TearDown(Level.Trial)
