@@ -147,9 +147,8 @@ static int udpgen(const char *dst, int size) {
         return 2;
     }
     if (connect(s, (struct sockaddr *) &to, sizeof to) < 0) die("connect");
-    /* The payloads live in a memfd that sendfile() hands to the socket by page reference: without it the
-     * sender's copy into the skb costs about twice the reader's copy out of it, and the sender, not the
-     * reader, would set the pace. */
+    /* The payloads live in a memfd that sendfile() hands to the socket by page reference: the reader's
+     * copy out of the skb is the only copy of a frame, so the sender stays ahead of the reader. */
     size_t span = (size_t) RING * 65536;
     int mfd = memfd_create("udpgen", MFD_CLOEXEC);
     if (mfd < 0 || ftruncate(mfd, span) < 0) die("memfd");

@@ -25,8 +25,10 @@ import org.openjdk.jmh.runner.IterationType;
  * Driver model &lt;-&gt; device &lt;-&gt; {@code TapBackend} on a real TAP interface, one queue pair; one
  * operation is one packet. Needs the network namespace {@code bin/bench} prepares (and runs this in):
  * {@code vbtap0} (TX: frames go to a blackhole route), {@code vbtap2} bridged with {@code vbtap3}, into
- * which {@code tapref gen} writes the RX traffic. The C reference {@code tapref} does the same
- * writev/readv loop on the same interfaces in the same run; {@code report.py} gives the ratio.
+ * which {@code tapref gen} writes the RX traffic, and for 64 KiB RX {@code vbtap4}, out of which
+ * {@code tapref udpgen} routes whole UDP GSO super-frames (system property {@code vnet.bench.rxTap}
+ * picks the RX interface). The C reference {@code tapref} does the same writev/readv loop on the same
+ * interfaces in the same run; {@code report.py} gives the ratio.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
