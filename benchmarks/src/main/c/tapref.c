@@ -4,9 +4,15 @@
  * TAP fd opened with IFF_TAP|IFF_NO_PI|IFF_VNET_HDR, vnet header size 12 -- what TapBackend does, with
  * nothing else around it.
  *
- *   tapref tx  IFNAME FRAME_SIZE SECONDS   writev loop; prints frames/s per second and the median
- *   tapref rx  IFNAME FRAME_SIZE SECONDS   readv loop (offloads on, as a guest with GUEST_TSO/CSUM)
- *   tapref gen IFNAME FRAME_SIZE           writev loop forever: the RX traffic source (see bin/bench)
+ *   tapref tx     IFNAME FRAME_SIZE SECONDS  writev loop; prints frames/s per second and the median
+ *   tapref rx     IFNAME FRAME_SIZE SECONDS  readv loop (offloads on, as a guest with GUEST_CSUM/TSO/USO);
+ *                                            also prints the average frame length and how many frames
+ *                                            came as GSO super-frames (vnet header gso_type != NONE)
+ *   tapref gen    IFNAME FRAME_SIZE          writev loop forever: the RX traffic source (see bin/bench)
+ *   tapref udpgen DST_IPV4 FRAME_SIZE        sendfile loop forever on a UDP socket with UDP_SEGMENT:
+ *                                            each datagram is one FRAME_SIZE-byte GSO_UDP_L4 super-frame
+ *                                            that the kernel routes whole to a TAP with USO enabled (the
+ *                                            64 KiB RX source, see bin/bench)
  *
  * Like the guest ring, it cycles through RING (256) buffers, so its memory footprint matches the
  * device's (256 TX buffers of the frame; for RX, buffers big enough for any frame): a reference that
@@ -19,11 +25,17 @@
 #include <fcntl.h>
 #include <linux/if.h>
 #include <linux/if_tun.h>
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <netinet/udp.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <sys/ioctl.h>
+#include <sys/mman.h>
+#include <sys/sendfile.h>
+#include <sys/socket.h>
 #include <sys/uio.h>
 #include <time.h>
 #include <unistd.h>
@@ -32,6 +44,13 @@
 #define MSS 1448
 #define RING 256
 #define MAX_FRAME (HDR + 65550)
+/* UDP GSO segment payload: 1472 B fills a 1500 B MTU, so the segments would be 1514 B frames. */
+#define UDP_GSO_SIZE 1472
+#define UDP_PORT 5001
+#ifndef TUN_F_USO4
+#define TUN_F_USO4 0x20
+#define TUN_F_USO6 0x40
+#endif
 
 static const uint8_t DEVICE_MAC[6] = {0x52, 0x54, 0x00, 0x12, 0x34, 0x56};
 static const uint8_t TAP_MAC[6] = {0x02, 0x00, 0x00, 0x00, 0x00, 0x01};
@@ -97,8 +116,55 @@ static int tap(const char *name, int offloads) {
     if (ioctl(fd, TUNSETIFF, &ifr) < 0) die("TUNSETIFF");
     int hdr = HDR;
     if (ioctl(fd, TUNSETVNETHDRSZ, &hdr) < 0) die("TUNSETVNETHDRSZ");
-    if (offloads && ioctl(fd, TUNSETOFFLOAD, TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6) < 0) die("TUNSETOFFLOAD");
+    unsigned tso = TUN_F_CSUM | TUN_F_TSO4 | TUN_F_TSO6;
+    /* USO (kernel >= 6.2) as TapBackend enables it for a guest with GUEST_USO4/6; older kernels: TSO only. */
+    if (offloads && ioctl(fd, TUNSETOFFLOAD, tso | TUN_F_USO4 | TUN_F_USO6) < 0
+        && (errno != EINVAL || ioctl(fd, TUNSETOFFLOAD, tso) < 0)) die("TUNSETOFFLOAD");
     return fd;
+}
+
+/*
+ * Sends size-byte frames (Ethernet + IPv4 + UDP + payload) as UDP_SEGMENT datagrams to dst:5001 forever,
+ * cycling through RING payloads. The route and a permanent neighbour entry (bin/bench) take them out of
+ * the TAP under test. While that TAP has no checksum offload (TapBackend's open-time probe ends with
+ * none; the guest's offloads come at activation) the kernel refuses GSO sends with EIO: then it waits a
+ * millisecond and tries again. Frames of 65536 B and more would reach the TAP's gso_max_size and be
+ * segmented, hence the upper bound.
+ */
+static int udpgen(const char *dst, int size) {
+    int payload = size - 14 - 20 - 8;
+    if (payload <= UDP_GSO_SIZE || size > 65535) {
+        fprintf(stderr, "udpgen: frame size must be between %d and 65535\n", 14 + 20 + 8 + UDP_GSO_SIZE + 1);
+        return 2;
+    }
+    int s = socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, 0);
+    if (s < 0) die("socket");
+    int gso = UDP_GSO_SIZE;
+    if (setsockopt(s, SOL_UDP, UDP_SEGMENT, &gso, sizeof gso) < 0) die("setsockopt UDP_SEGMENT");
+    struct sockaddr_in to = {.sin_family = AF_INET, .sin_port = htons(UDP_PORT)};
+    if (inet_pton(AF_INET, dst, &to.sin_addr) != 1) {
+        fprintf(stderr, "udpgen: not an IPv4 address: %s\n", dst);
+        return 2;
+    }
+    if (connect(s, (struct sockaddr *) &to, sizeof to) < 0) die("connect");
+    /* The payloads live in a memfd that sendfile() hands to the socket by page reference: the reader's
+     * copy out of the skb is the only copy of a frame, so the sender stays ahead of the reader. */
+    size_t span = (size_t) RING * 65536;
+    int mfd = memfd_create("udpgen", MFD_CLOEXEC);
+    if (mfd < 0 || ftruncate(mfd, span) < 0) die("memfd");
+    uint8_t *pattern = malloc(65536);
+    if (!pattern) die("malloc");
+    for (int i = 0; i < 65536; i++) pattern[i] = (uint8_t) i;
+    for (size_t at = 0; at < span; at += 65536) {
+        if (pwrite(mfd, pattern, 65536, at) != 65536) die("pwrite");
+    }
+    for (unsigned slot = 0;; slot++) {
+        off_t at = (off_t) (slot % RING) * 65536;
+        if (sendfile(s, mfd, &at, payload) < 0) {
+            if (errno == EINVAL || errno == EMSGSIZE || errno == EBADF) die("sendfile");
+            if (errno == EIO || errno == ENETUNREACH || errno == EHOSTUNREACH) usleep(1000);
+        }
+    }
 }
 
 static int cmp(const void *a, const void *b) {
@@ -108,11 +174,12 @@ static int cmp(const void *a, const void *b) {
 
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: tapref tx|rx|gen IFNAME FRAME_SIZE [SECONDS]\n");
+        fprintf(stderr, "usage: tapref tx|rx|gen IFNAME FRAME_SIZE [SECONDS] | tapref udpgen DST_IPV4 FRAME_SIZE\n");
         return 2;
     }
     const char *mode = argv[1];
     int size = atoi(argv[3]);
+    if (strcmp(mode, "udpgen") == 0) return udpgen(argv[2], size);
     int seconds = argc > 4 ? atoi(argv[4]) : 0;
     int rx = strcmp(mode, "rx") == 0;
     int gen = strcmp(mode, "gen") == 0;
@@ -128,7 +195,8 @@ int main(int argc, char **argv) {
     unsigned slot = 0;
     double rates[600];
     int n = 0;
-    long frames = 0, bad = 0;
+    long frames = 0, bad = 0, total = 0, gsoFrames = 0;
+    double bytes = 0;
     double start = now(), mark = start;
     for (;;) {
         for (int k = 0; k < 256; k++) {
@@ -138,7 +206,12 @@ int main(int argc, char **argv) {
                 if (errno == EINTR || errno == EAGAIN) continue;
                 die(rx ? "readv" : "writev");
             }
-            if (rx && r != HDR + size) bad++;
+            if (rx) {
+                if (r != HDR + size) bad++;
+                bytes += r - HDR;
+                total++;
+                if (((uint8_t *) iov.iov_base)[1] != 0) gsoFrames++; /* gso_type != VIRTIO_NET_HDR_GSO_NONE */
+            }
             frames++;
         }
         if (gen) continue;
@@ -153,7 +226,9 @@ int main(int argc, char **argv) {
         }
     }
     qsort(rates, n, sizeof rates[0], cmp);
-    printf("RESULT mode=%s frameSize=%d median_pps=%.0f samples=%d wrong_length=%ld\n", mode, size, rates[n / 2], n,
+    printf("RESULT mode=%s frameSize=%d median_pps=%.0f samples=%d wrong_length=%ld", mode, size, rates[n / 2], n,
            bad);
+    if (rx) printf(" avg_frame=%.0f gso_frames=%ld frames=%ld", total ? bytes / total : 0.0, gsoFrames, total);
+    printf("\n");
     return 0;
 }

@@ -184,12 +184,20 @@ public final class BenchRig implements AutoCloseable {
         return guestError;
     }
 
-    /** One line of counters for the teardown log: packets, drops, kicks, interrupts. */
+    /**
+     * One line of counters for the teardown log: packets, drops, kicks, interrupts, and per RX driver
+     * what it received ({@link RxDriver#summary}; {@code report.py} reads {@code avg_frame}).
+     */
     public String summary() {
         StringBuilder s = new StringBuilder();
         for (var q : device.stats().all()) {
             if (q.getPackets() > 0 || q.getDrops() > 0 || q.getErrors() > 0) {
                 s.append(q).append("; ");
+            }
+        }
+        for (RxDriver r : rx) {
+            if (r != null) {
+                s.append("rx ").append(r.summary()).append("; ");
             }
         }
         s.append("interrupts=").append(interrupts.get());

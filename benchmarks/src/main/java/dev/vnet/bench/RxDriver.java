@@ -18,8 +18,9 @@ import java.util.function.IntConsumer;
  * to {@code budget} packets (the NAPI weight, 64) or until the used ring is empty, and at its end, if
  * more than {@code min(budget, ring size) / 2} buffers are free, all of them go back in one refill with
  * one avail.idx publish and a kick only when the device asked for one (EVENT_IDX {@code avail_event}).
- * The payload is not touched (a guest would build an skb around the page). No allocation after
- * construction; interrupts stay off (NAPI polling).
+ * The payload is not touched (a guest would build an skb around the page), but the header's
+ * {@code gso_type} is counted, so that a run can show whether frames came as GSO super-frames
+ * ({@link #summary}). No allocation after construction; interrupts stay off (NAPI polling).
  */
 public final class RxDriver {
 
@@ -47,6 +48,8 @@ public final class RxDriver {
     private int usedIdx;
     private long kicks;
     private long bytes;
+    private long packets;
+    private long gsoPackets;
 
     /** @param budget packets per NAPI poll (Linux's NAPI weight, 64) */
     public RxDriver(FakeGuestMemory mem, DriverQueue q, int bufferLength, int budget, IntConsumer kick) {
@@ -75,7 +78,12 @@ public final class RxDriver {
     /** Receives one packet (all its buffers), taking them back; spins while none is there. */
     public void receive() {
         int id = next();
-        int buffers = Short.toUnsignedInt(this.buffers.get(U16_UNALIGNED, (long) id * bufferLength + 10));
+        long header = (long) id * bufferLength;
+        int buffers = Short.toUnsignedInt(this.buffers.get(U16_UNALIGNED, header + 10));
+        packets++;
+        if (this.buffers.get(ValueLayout.JAVA_BYTE, header + 1) != 0) { // gso_type != VIRTIO_NET_HDR_GSO_NONE
+            gsoPackets++;
+        }
         post(id);
         for (int k = 1; k < buffers; k++) {
             post(next());
@@ -131,5 +139,28 @@ public final class RxDriver {
     /** Used bytes (headers included) received so far. */
     public long bytes() {
         return bytes;
+    }
+
+    /** Packets received so far. */
+    public long packets() {
+        return packets;
+    }
+
+    /** Packets received so far whose vnet header had a {@code gso_type} other than NONE. */
+    public long gsoPackets() {
+        return gsoPackets;
+    }
+
+    /** Restarts {@link #bytes}, {@link #packets} and {@link #gsoPackets} from zero (e.g. after warm-up). */
+    public void resetCounts() {
+        bytes = 0;
+        packets = 0;
+        gsoPackets = 0;
+    }
+
+    /** {@code avg_frame=B gso_frames=N frames=N}: the average frame length without the vnet header. */
+    public String summary() {
+        long avg = packets == 0 ? 0 : Math.round((double) bytes / packets) - BenchFrames.HDR;
+        return "avg_frame=" + avg + " gso_frames=" + gsoPackets + " frames=" + packets;
     }
 }

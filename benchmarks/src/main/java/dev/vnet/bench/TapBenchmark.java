@@ -18,13 +18,17 @@ import org.openjdk.jmh.annotations.Setup;
 import org.openjdk.jmh.annotations.State;
 import org.openjdk.jmh.annotations.TearDown;
 import org.openjdk.jmh.annotations.Warmup;
+import org.openjdk.jmh.infra.IterationParams;
+import org.openjdk.jmh.runner.IterationType;
 
 /**
  * Driver model &lt;-&gt; device &lt;-&gt; {@code TapBackend} on a real TAP interface, one queue pair; one
  * operation is one packet. Needs the network namespace {@code bin/bench} prepares (and runs this in):
  * {@code vbtap0} (TX: frames go to a blackhole route), {@code vbtap2} bridged with {@code vbtap3}, into
- * which {@code tapref gen} writes the RX traffic. The C reference {@code tapref} does the same
- * writev/readv loop on the same interfaces in the same run; {@code report.py} gives the ratio.
+ * which {@code tapref gen} writes the RX traffic, and for 64 KiB RX {@code vbtap4}, out of which
+ * {@code tapref udpgen} routes whole UDP GSO super-frames (system property {@code vnet.bench.rxTap}
+ * picks the RX interface). The C reference {@code tapref} does the same writev/readv loop on the same
+ * interfaces in the same run; {@code report.py} gives the ratio.
  */
 @BenchmarkMode(Mode.Throughput)
 @OutputTimeUnit(TimeUnit.MICROSECONDS)
@@ -42,6 +46,7 @@ public class TapBenchmark {
         public int busyPollMicros;
 
         BenchRig rig;
+        private boolean measuring;
 
         abstract String ifname();
 
@@ -53,6 +58,21 @@ public class TapBenchmark {
                     Map.of("ifname", ifname(), "mode", "attach")));
             byte[] txFrame = BenchFrames.frame(frameSize, BenchFrames.TAP_MAC, BenchFrames.DEVICE_MAC);
             rig = new BenchRig(1, frameSize, direction(), tap, txFrame, busyPollMicros);
+        }
+
+        /**
+         * At the first measurement iteration the RX driver's counts start over, so that the teardown
+         * line's {@code avg_frame}/{@code gso_frames} (read by {@code report.py}) describe the measured
+         * frames, not what the TAP had queued while the device was starting.
+         */
+        @Setup(Level.Iteration)
+        public void iteration(IterationParams params) {
+            if (!measuring && params.getType() == IterationType.MEASUREMENT) {
+                measuring = true;
+                if (direction() == BenchRig.Direction.RX) {
+                    rig.rx(0).resetCounts();
+                }
+            }
         }
 
         @TearDown(Level.Trial)
