@@ -124,7 +124,7 @@ def suite(d):
     rows = []
     plot = {}
     if inj:
-        print("## In-JVM: driver model <-> device <-> null backend\n")
+        print("## In-JVM: driver model <-> device <-> sink backend\n")
         print("Median over all measurement iterations; one op = one packet; B/pkt = gc.alloc.rate.norm (all threads).\n")
         print("| benchmark | pairs | busy poll (us) | frame (B) | Mpps | Gbit/s | B/pkt |")
         print("|---|---|---|---|---|---|---|")
@@ -204,7 +204,7 @@ def make_plot(plot, path):
             return
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
-    panels = [("in-JVM: device + null backend", [k for k in plot if k.startswith("in-JVM")]),
+    panels = [("in-JVM: device + sink backend", [k for k in plot if k.startswith("in-JVM")]),
               ("TAP: device + TapBackend vs C writev/readv", [k for k in plot if k.startswith("TAP")]),
               ("vhost-user: DPDK virtio-user vs DPDK net_vhost / vnet", [k for k in plot if k.startswith("vhost-user")])]
     panels = [p for p in panels if p[1]]
