@@ -5,6 +5,7 @@ import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
 import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.host.VnetHostMain;
+import dev.vnet.tap.NetPrerequisites;
 import java.io.ByteArrayOutputStream;
 import java.io.PrintStream;
 import java.nio.charset.StandardCharsets;

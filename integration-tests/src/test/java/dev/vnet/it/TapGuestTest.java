@@ -11,6 +11,7 @@ import static dev.vnet.testkit.net.VirtioNetConstants.*;
 import static org.assertj.core.api.Assertions.assertThat;
 import static org.junit.jupiter.api.Assumptions.assumeTrue;
 
+import dev.vnet.tap.NetPrerequisites;
 import dev.vnet.testkit.netns.NetNs;
 import dev.vnet.tap.Tap;
 import dev.vnet.testkit.net.Frames;
