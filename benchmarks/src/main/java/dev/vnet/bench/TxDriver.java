@@ -2,7 +2,6 @@ package dev.vnet.bench;
 
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
-import dev.vnet.virtio.Ring16;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
 import java.lang.invoke.VarHandle;
@@ -88,12 +87,9 @@ public final class TxDriver {
         if (added == 0) {
             return;
         }
-        int old = (availShadow - added) & 0xFFFF;
+        int published = added;
         added = 0;
-        U16_HANDLE.setRelease(avail, 2L, (short) availShadow);
-        VarHandle.fullFence();
-        int event = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 4 + 8L * n));
-        if (Ring16.needEvent(event, availShadow, old)) {
+        if (AvailPublish.needsKick(avail, used, n, availShadow, published)) {
             kicks++;
             kick.accept(0);
         }
