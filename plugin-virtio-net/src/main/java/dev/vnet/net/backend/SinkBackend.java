@@ -1,6 +1,7 @@
 package dev.vnet.net.backend;
 
 import dev.vnet.net.NetHeader;
+import dev.vnet.net.SoftwareOffload;
 import dev.vnet.spi.BackendQueue;
 import dev.vnet.spi.NetBackend;
 import dev.vnet.spi.Offloads;
@@ -71,20 +72,10 @@ public final class SinkBackend implements NetBackend {
         int ipLength = frameSize - NetHeader.ETH_HLEN;
         b.put((byte) 0x45).put((byte) 0).putShort((short) ipLength).putShort((short) 0).putShort((short) 0x4000)
                 .put((byte) 64).put((byte) 17).putShort((short) 0).putInt(0x0A000001).putInt(0xFFFFFFFF);
-        b.putShort(ip + 10, (short) ipv4HeaderChecksum(b.array(), ip));
+        int sum = SoftwareOffload.fold(SoftwareOffload.sum(MemorySegment.ofArray(b.array()), ip, 20));
+        b.putShort(ip + 10, (short) ~sum);
         b.putShort((short) 9).putShort((short) 9).putShort((short) (ipLength - 20)).putShort((short) 0);
         return b.array();
-    }
-
-    private static int ipv4HeaderChecksum(byte[] a, int off) {
-        int sum = 0;
-        for (int i = 0; i < 20; i += 2) {
-            sum += ((a[off + i] & 0xFF) << 8) | (a[off + i + 1] & 0xFF);
-        }
-        while ((sum >>> 16) != 0) {
-            sum = (sum & 0xFFFF) + (sum >>> 16);
-        }
-        return ~sum & 0xFFFF;
     }
 
     /** Frames the sink took on queue pair {@code pair}. */
