@@ -13,6 +13,7 @@ out=$1 rounds=$2 secs=$3
 warmup=${VNET_BENCH_VHOST_WARMUP:-2}
 sizes=${VNET_BENCH_VHOST_SIZES:-64 1514}
 backends=${VNET_BENCH_VHOST_BACKENDS:-dpdk vnet vnet-poll}
+directions=${VNET_BENCH_VHOST_DIRS:-tx rx}
 sock=/tmp/vnet-bench-vhost.sock
 work=$out/vhost
 mkdir -p "$work"
@@ -104,7 +105,7 @@ measure() { # direction size log -> prints the per-second pps samples
 }
 
 for r in $(seq 1 "$rounds"); do
-  for direction in tx rx; do
+  for direction in $directions; do
     for size in $sizes; do
       for backend in $backends; do
         tag=$direction-$size-$backend-$r

@@ -207,6 +207,9 @@ public final class DescriptorChain {
 
     /** Appends the writable ranges after the first {@code skip} bytes to {@code out}; false if it fills up. */
     public boolean writableRanges(SegmentList out, long skip) {
+        if (ranges == 1 && readableRanges == 0 && skip == 0) {
+            return out.add(segments[0], offsets[0], lengths[0]); // a receive buffer: one writable descriptor
+        }
         return addRanges(out, readableRanges, ranges, skip);
     }
 
