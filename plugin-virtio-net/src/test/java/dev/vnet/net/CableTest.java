@@ -5,14 +5,11 @@ import static org.assertj.core.api.Assertions.assertThatThrownBy;
 
 import dev.vnet.net.backend.InJvmBackend;
 import dev.vnet.net.harness.PciBed;
-import dev.vnet.testkit.net.VirtioNetDriver;
-import java.util.function.UnaryOperator;
 import dev.vnet.net.harness.Frames;
 import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import dev.vnet.spi.BackendRequest;
 import dev.vnet.spi.NetBackend;
 import dev.vnet.spi.NetBackendProvider;
-import dev.vnet.virtio.VirtioFeatures;
 import java.time.Duration;
 import java.util.Map;
 import java.util.ServiceLoader;
@@ -29,27 +26,15 @@ class CableTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
 
-    static UnaryOperator<VirtioNetDriver> features(boolean mrg, boolean eventIdx) {
-        return d -> {
-            if (!mrg) {
-                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
-            }
-            if (!eventIdx) {
-                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
-            }
-            return d;
-        };
-    }
-
     @ParameterizedTest(name = "MRG_RXBUF {0}, EVENT_IDX {1}, {2} pairs: 60/1514/9014/65550-byte frames cross the cable both ways")
     @CsvSource({"true, true, 1", "false, true, 1", "true, false, 1", "false, false, 1", "true, true, 4", "false, false, 4"})
     void framesCrossTheCableBothWays(boolean mrg, boolean eventIdx, int pairs) throws Exception {
         InJvmBackend[] ends = InJvmBackend.cable("c", pairs, InJvmBackend.DEFAULT_RING_BYTES);
         try (PciBed a = PciBed.start(ends[0], PciBed.config().queuePairs(pairs).disable(NetFeatures.VIRTIO_NET_F_MTU).build(),
-                features(mrg, eventIdx));
+                PciBed.knobs(mrg, eventIdx));
              PciBed b = PciBed.start(ends[1], PciBed.config().queuePairs(pairs).disable(NetFeatures.VIRTIO_NET_F_MTU)
                      .mac("52:54:00:00:00:02").build(),
-                     features(mrg, eventIdx))) {
+                     PciBed.knobs(mrg, eventIdx))) {
             int seed = 0;
             for (int size : new int[] {60, 1514, 9014, 65550}) {
                 for (int p = 0; p < pairs; p++) {

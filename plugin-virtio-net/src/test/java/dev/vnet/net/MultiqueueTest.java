@@ -6,13 +6,10 @@ import dev.vnet.net.backend.InJvmBackend;
 import dev.vnet.net.harness.Frames;
 import dev.vnet.net.harness.PciBed;
 import dev.vnet.net.harness.PlainBackend;
-import dev.vnet.testkit.net.VirtioNetDriver;
 import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import dev.vnet.testkit.pci.VirtioPciDriver.Strategy;
-import dev.vnet.virtio.VirtioFeatures;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
-import java.util.function.UnaryOperator;
 import org.junit.jupiter.api.Test;
 import org.junit.jupiter.api.Timeout;
 import org.junit.jupiter.params.ParameterizedTest;
@@ -27,24 +24,12 @@ class MultiqueueTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
 
-    static UnaryOperator<VirtioNetDriver> knobs(boolean mrg, boolean eventIdx) {
-        return d -> {
-            if (!mrg) {
-                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
-            }
-            if (!eventIdx) {
-                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
-            }
-            return d;
-        };
-    }
-
     @ParameterizedTest(name = "{0} pairs, MRG_RXBUF {1}, EVENT_IDX {2}, {3}: each pair loops its own frames back")
     @CsvSource({"1, true, true, MSIX_PER_VQ", "1, false, false, INTX", "4, true, true, MSIX_PER_VQ",
         "4, true, false, MSIX_SHARED", "4, false, true, INTX", "4, false, false, MSIX_PER_VQ"})
     void everyPairCarriesTraffic(int pairs, boolean mrg, boolean eventIdx, Strategy strategy) throws Exception {
         NetDeviceConfig config = PciBed.config().queuePairs(pairs).build();
-        try (PciBed bed = PciBed.start(PciBed.loopbackBackend(config), config, strategy, knobs(mrg, eventIdx))) {
+        try (PciBed bed = PciBed.start(PciBed.loopbackBackend(config), config, strategy, PciBed.knobs(mrg, eventIdx))) {
             assertThat(bed.device.activeQueuePairs()).isEqualTo(pairs);
             assertThat(bed.driver.ctrlIndex()).isEqualTo(2 * pairs);
             assertThat(bed.pci.queueCount()).isEqualTo(2 * pairs + 1);

@@ -8,7 +8,6 @@ import java.util.function.UnaryOperator;
 import dev.vnet.net.harness.Frames;
 import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import dev.vnet.net.harness.PlainBackend;
-import dev.vnet.virtio.VirtioFeatures;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -21,18 +20,6 @@ import org.junit.jupiter.params.provider.CsvSource;
 class PlainBackendTest {
 
     static final Duration WAIT = Duration.ofSeconds(5);
-
-    static UnaryOperator<VirtioNetDriver> features(boolean mrg, boolean eventIdx) {
-        return d -> {
-            if (!mrg) {
-                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
-            }
-            if (!eventIdx) {
-                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
-            }
-            return d;
-        };
-    }
 
     @ParameterizedTest(name = "header in its own sg {0}: TX strips the virtio header for a plain backend")
     @CsvSource({"true", "false"})
@@ -67,7 +54,7 @@ class PlainBackendTest {
     @CsvSource({"true, true, true", "true, false, false", "false, true, true", "false, false, false"})
     void rxAddsTheHeader(boolean mrg, boolean eventIdx, boolean peekKnown) throws Exception {
         PlainBackend backend = new PlainBackend(1, peekKnown);
-        try (PciBed bed = PciBed.start(backend, PciBed.config().build(), features(mrg, eventIdx))) {
+        try (PciBed bed = PciBed.start(backend, PciBed.config().build(), PciBed.knobs(mrg, eventIdx))) {
             for (int size : new int[] {60, 1514}) {
                 byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, size, size);
                 backend.inject(0, frame);
@@ -82,7 +69,7 @@ class PlainBackendTest {
     @Test
     void unknownLengthGathersForTheLargestFrameAndReturnsUnusedBuffers() throws Exception {
         PlainBackend backend = new PlainBackend(1, false);
-        try (PciBed bed = PciBed.start(backend, PciBed.config().mtu(9000).build(), features(true, true))) {
+        try (PciBed bed = PciBed.start(backend, PciBed.config().mtu(9000).build(), PciBed.knobs(true, true))) {
             int ring = bed.queue(0).size();
             byte[] frame = Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 3000, 7);
             backend.inject(0, frame);
@@ -98,7 +85,7 @@ class PlainBackendTest {
     @Test
     void frameTooBigForASmallBufferIsDroppedAndTheBufferKept() throws Exception {
         PlainBackend backend = new PlainBackend(1, false);
-        UnaryOperator<VirtioNetDriver> f = d -> features(false, true).apply(d).without(
+        UnaryOperator<VirtioNetDriver> f = d -> PciBed.knobs(false, true).apply(d).without(
                 NetFeatures.VIRTIO_NET_F_GUEST_CSUM); // its dependents go with it
         try (PciBed bed = PciBed.start(backend, PciBed.config().disable(NetFeatures.VIRTIO_NET_F_MTU).build(), f)) {
             assertThat(bed.driver.mode()).isEqualTo(VirtioNetDriver.RxMode.SMALL);

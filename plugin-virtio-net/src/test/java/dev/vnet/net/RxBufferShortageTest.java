@@ -4,8 +4,8 @@ import static org.assertj.core.api.Assertions.assertThat;
 
 import dev.vnet.net.harness.Bed;
 import dev.vnet.net.harness.Frames;
-import dev.vnet.net.harness.NetDriver;
-import dev.vnet.net.harness.NetDriver.Received;
+import dev.vnet.testkit.net.VirtioNetDriver;
+import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import org.junit.jupiter.api.Test;
@@ -23,7 +23,7 @@ class RxBufferShortageTest {
     void superFramesNeedingMoreBuffersThanPostedArriveOneRefillAtATime() throws Exception {
         NetDeviceConfig config = Bed.config().id(Bed.uniqueId("short")).queueSizes(64, 256).build();
         try (Bed bed = Bed.loopback(config, NetFeatures.ALL)) {
-            assertThat(bed.driver.mode()).isEqualTo(NetDriver.RxMode.MERGEABLE);
+            assertThat(bed.driver.mode()).isEqualTo(VirtioNetDriver.RxMode.MERGEABLE);
             byte[] header = Frames.header(1, NetHeader.VIRTIO_NET_HDR_GSO_TCPV4, 54, 1448, 34, 16);
             byte[][] frames = new byte[3][];
             for (int i = 0; i < frames.length; i++) {

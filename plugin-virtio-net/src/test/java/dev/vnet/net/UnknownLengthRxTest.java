@@ -5,7 +5,7 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vnet.net.backend.InJvmBackend;
 import dev.vnet.net.harness.Bed;
 import dev.vnet.net.harness.Frames;
-import dev.vnet.net.harness.NetDriver.Received;
+import dev.vnet.testkit.net.VirtioNetDriver.Received;
 import dev.vnet.spi.BackendQueue;
 import dev.vnet.spi.NetBackend;
 import dev.vnet.spi.ReadinessListener;

@@ -1,78 +1,54 @@
 package dev.vnet.net.harness;
 
+import static dev.vnet.testkit.net.VirtioNetConstants.VIRTIO_NET_HDR_LEN;
+
 import dev.vnet.net.NetFeatures;
-import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.testkit.net.ControlBuffer;
+import dev.vnet.testkit.net.RxBuffers;
+import dev.vnet.testkit.net.RxBuffers.RxBuf;
+import dev.vnet.testkit.net.TxBuffers;
+import dev.vnet.testkit.net.VirtioNetDriver;
+import dev.vnet.testkit.net.VirtioNetDriver.Received;
+import dev.vnet.testkit.net.VirtioNetDriver.RxMode;
 import dev.vnet.virtio.VirtioFeatures;
 import java.io.ByteArrayOutputStream;
-import java.nio.ByteBuffer;
-import java.nio.ByteOrder;
 import java.time.Duration;
-import java.util.ArrayDeque;
 import java.util.ArrayList;
+import java.util.Arrays;
 import java.util.HashMap;
 import java.util.List;
 import java.util.Map;
 
 /**
- * A guest driver modelled on Linux {@code drivers/net/virtio_net.c}, on top of {@link NetHarness}.
+ * A guest driver modelled on Linux {@code drivers/net/virtio_net.c}, on top of {@link NetHarness} (no
+ * transport: it polls the used rings instead of taking NAPI callbacks). Buffers are shaped by the testkit's
+ * pieces of {@link VirtioNetDriver}:
  *
  * <ul>
- *   <li>RX buffers as Linux posts them: mergeable buffers of {@value #MERGEABLE_LEN} bytes (one
- *       descriptor) with MRG_RXBUF; otherwise big packets (a 12-byte header descriptor then page-sized
- *       descriptors, {@value #BIG_LEN} bytes in all) when a GUEST_TSO/ECN/UFO feature was negotiated or
- *       the MTU is above 1500; otherwise small buffers of header + 1518 bytes.</li>
- *   <li>TX: the 12-byte header and the frame in two sg entries (Linux without
+ *   <li>RX buffers as Linux posts them ({@link RxBuffers}): mergeable buffers of 1536 bytes with
+ *       MRG_RXBUF; otherwise big packets (a 12-byte header descriptor then pages, 64 KiB in all) when a
+ *       GUEST_TSO/ECN/UFO feature was negotiated or the MTU is above 1500; otherwise small buffers of
+ *       header + 1518 bytes.</li>
+ *   <li>TX ({@link TxBuffers}): the 12-byte header and the frame in two sg entries (Linux without
  *       {@code any_header_sg}... or when headroom is short) or in one.</li>
- *   <li>Control commands as {@code virtnet_send_command}: out = class/command header, out = data, in =
- *       1-byte ack.</li>
+ *   <li>Control commands ({@link ControlBuffer}) as {@code virtnet_send_command}: out = class/command
+ *       header, out = data, in = 1-byte ack.</li>
  * </ul>
  */
 public final class NetDriver {
 
-    public static final int HDR = 12;
-    /** Linux GOOD_PACKET_LEN: ETH_HLEN + VLAN_HLEN + ETH_DATA_LEN. */
-    public static final int GOOD_PACKET_LEN = 1518;
-    public static final int MERGEABLE_LEN = 1536;
-    public static final int BIG_LEN = 65562;
-    public static final int PAGE = 4096;
-
-    /** How RX buffers are shaped. */
-    public enum RxMode { MERGEABLE, BIG, SMALL }
-
-    /** One received frame: the header bytes, the frame, and how many buffers held it. */
-    public record Received(byte[] header, byte[] frame, int buffers) {
-        public int flags() {
-            return header[0] & 0xFF;
-        }
-
-        public int gsoType() {
-            return header[1] & 0xFF;
-        }
-
-        public int numBuffers() {
-            return (header[10] & 0xFF) | (header[11] & 0xFF) << 8;
-        }
-    }
-
-    /** An RX buffer the driver owns: its sg list (recycled after use). */
-    private record RxBuf(List<Buffer> sgs) {
-        int capacity() {
-            return sgs.stream().mapToInt(Buffer::length).sum();
-        }
-    }
-
-    /** A TX buffer waiting in the ring. */
-    private record TxBuf(long gpa, int sizeClass) {
-    }
+    /** In big-packet mode, at most this many 64 KiB buffers are outstanding per ring. */
+    public static final int MAX_BIG_BUFFERS = 16;
 
     private final NetHarness h;
     private final FakeGuestMemory mem;
     private final RxMode mode;
-    private final Map<Integer, ArrayDeque<RxBuf>> freeRx = new HashMap<>();
-    private final Map<Integer, ArrayDeque<Long>> freeTx = new HashMap<>();
-    private long ctrlBuf;
+    private final Map<Integer, RxBuffers> rxBuffers = new HashMap<>();
+    private final Map<Integer, Integer> bigOutstanding = new HashMap<>();
+    private final TxBuffers txBuffers;
+    private final ControlBuffer ctrl;
     /** Used lengths of TX buffers reclaimed since the last {@link #awaitTxDone}. */
     private final List<Integer> txCompleted = new ArrayList<>();
 
@@ -85,6 +61,8 @@ public final class NetDriver {
                 || (harness.has(NetFeatures.VIRTIO_NET_F_MTU) && harness.readConfig(10, 2) > 1500);
         this.mode = harness.has(NetFeatures.VIRTIO_NET_F_MRG_RXBUF) ? RxMode.MERGEABLE
                 : bigPackets ? RxMode.BIG : RxMode.SMALL;
+        this.txBuffers = new TxBuffers(mem);
+        this.ctrl = new ControlBuffer(mem);
     }
 
     public RxMode mode() {
@@ -106,10 +84,10 @@ public final class NetDriver {
         DriverQueue q = h.queue(rxq(pair));
         int added = 0;
         while (added < count) {
-            RxBuf b = takeRxBuf(pair);
+            RxBuf b = rx(pair).take();
             int r = q.add(List.of(), b.sgs(), b);
             if (r < 0) {
-                freeRx.get(pair).push(b);
+                rx(pair).recycle(b);
                 break;
             }
             added++;
@@ -131,29 +109,8 @@ public final class NetDriver {
         return fillRx(pair, Integer.MAX_VALUE);
     }
 
-    public static final int MAX_BIG_BUFFERS = 16;
-    private final Map<Integer, Integer> bigOutstanding = new HashMap<>();
-
-    private RxBuf takeRxBuf(int pair) {
-        ArrayDeque<RxBuf> free = freeRx.computeIfAbsent(pair, k -> new ArrayDeque<>());
-        if (!free.isEmpty()) {
-            return free.pop();
-        }
-        return switch (mode) {
-            case MERGEABLE -> new RxBuf(List.of(new Buffer(mem.alloc(MERGEABLE_LEN, 64), MERGEABLE_LEN)));
-            case SMALL -> new RxBuf(List.of(new Buffer(mem.alloc(HDR + GOOD_PACKET_LEN, 64), HDR + GOOD_PACKET_LEN)));
-            case BIG -> {
-                List<Buffer> sgs = new ArrayList<>();
-                sgs.add(new Buffer(mem.alloc(HDR, 16), HDR));
-                int left = BIG_LEN - HDR;
-                while (left > 0) {
-                    int n = Math.min(PAGE, left);
-                    sgs.add(new Buffer(mem.alloc(PAGE, PAGE), n));
-                    left -= n;
-                }
-                yield new RxBuf(sgs);
-            }
-        };
+    private RxBuffers rx(int pair) {
+        return rxBuffers.computeIfAbsent(pair, k -> new RxBuffers(mem, mode));
     }
 
     /** Receives the next frame, or null after {@code timeout}. Recycles the buffers (not re-posted). */
@@ -164,11 +121,11 @@ public final class NetDriver {
         }
         DriverQueue.Used first = q.getBuf();
         RxBuf b = (RxBuf) first.token();
-        byte[] all = gather(b, first.length());
+        byte[] all = gather(pair, b, first.length());
         recycle(pair, b);
-        byte[] header = java.util.Arrays.copyOf(all, HDR);
+        byte[] header = Arrays.copyOf(all, VIRTIO_NET_HDR_LEN);
         ByteArrayOutputStream frame = new ByteArrayOutputStream();
-        frame.write(all, HDR, all.length - HDR);
+        frame.write(all, VIRTIO_NET_HDR_LEN, all.length - VIRTIO_NET_HDR_LEN);
         int buffers = 1;
         if (mode == RxMode.MERGEABLE) {
             int num = (header[10] & 0xFF) | (header[11] & 0xFF) << 8;
@@ -178,7 +135,7 @@ public final class NetDriver {
                 }
                 DriverQueue.Used next = q.getBuf();
                 RxBuf nb = (RxBuf) next.token();
-                frame.writeBytes(gather(nb, next.length()));
+                frame.writeBytes(gather(pair, nb, next.length()));
                 recycle(pair, nb);
                 buffers++;
             }
@@ -195,33 +152,23 @@ public final class NetDriver {
         return r;
     }
 
-    private byte[] gather(RxBuf b, int length) {
+    private byte[] gather(int pair, RxBuf b, int length) {
         if (length > b.capacity()) {
             throw new AssertionError("used length " + length + " exceeds the buffer's " + b.capacity());
         }
-        byte[] out = new byte[length];
-        int at = 0;
-        for (Buffer sg : b.sgs()) {
-            int n = Math.min(sg.length(), length - at);
-            if (n <= 0) {
-                break;
-            }
-            System.arraycopy(mem.read(sg.gpa(), n), 0, out, at, n);
-            at += n;
-        }
-        return out;
+        return rx(pair).gather(b, length);
     }
 
     private void recycle(int pair, RxBuf b) {
         bigOutstanding.merge(pair, -1, Integer::sum);
-        freeRx.computeIfAbsent(pair, k -> new ArrayDeque<>()).push(b);
+        rx(pair).recycle(b);
     }
 
     // ------------------------------------------------------------------ TX
 
     /** A plain frame: header all zero (num_buffers 0 as Linux sends it). */
     public int send(int pair, byte[] frame) {
-        return send(pair, new byte[HDR], frame, true);
+        return send(pair, new byte[VIRTIO_NET_HDR_LEN], frame, true);
     }
 
     /**
@@ -232,42 +179,18 @@ public final class NetDriver {
     public int send(int pair, byte[] header, byte[] frame, boolean split) {
         reclaimTx(pair);
         DriverQueue q = h.queue(txq(pair));
-        int total = header.length + frame.length;
-        int sizeClass = Integer.highestOneBit(Math.max(total, 64) * 2 - 1);
-        long gpa = takeTx(sizeClass);
-        mem.write(gpa, header);
-        mem.write(gpa + header.length, frame);
-        int r;
-        if (split && frame.length > 0) {
-            r = q.add(List.of(new Buffer(gpa, header.length), new Buffer(gpa + header.length, frame.length)),
-                    List.of(), new TxBuf(gpa, sizeClass));
-        } else {
-            r = q.add(List.of(new Buffer(gpa, total)), List.of(), new TxBuf(gpa, sizeClass));
-        }
+        int r = txBuffers.add(q, header, frame, split);
         if (r < 0) {
-            freeTx.get(sizeClass).push(gpa);
             return r;
         }
         h.kick(txq(pair));
         return r;
     }
 
-    private long takeTx(int sizeClass) {
-        ArrayDeque<Long> free = freeTx.computeIfAbsent(sizeClass, k -> new ArrayDeque<>());
-        return free.isEmpty() ? mem.alloc(sizeClass, 64) : free.pop();
-    }
-
     /** {@code free_old_xmit_skbs}: takes back transmitted buffers; returns their used lengths. */
     public List<Integer> reclaimTx(int pair) {
-        DriverQueue q = h.queue(txq(pair));
-        List<Integer> lengths = new ArrayList<>();
-        DriverQueue.Used u;
-        while ((u = q.getBuf()) != null) {
-            TxBuf b = (TxBuf) u.token();
-            freeTx.computeIfAbsent(b.sizeClass(), k -> new ArrayDeque<>()).push(b.gpa());
-            lengths.add(u.length());
-            txCompleted.add(u.length());
-        }
+        List<Integer> lengths = txBuffers.reclaim(h.queue(txq(pair)));
+        txCompleted.addAll(lengths);
         return lengths;
     }
 
@@ -301,55 +224,24 @@ public final class NetDriver {
      * @return the ack byte (0 = VIRTIO_NET_OK)
      */
     public int command(int cls, int cmd, byte[] data) throws InterruptedException {
-        int ctrl = h.ctrlIndex();
-        if (ctrl < 0) {
+        int index = h.ctrlIndex();
+        if (index < 0) {
             throw new IllegalStateException("no control queue negotiated");
         }
-        if (ctrlBuf == 0) {
-            ctrlBuf = mem.alloc(PAGE, 64);
-        }
-        DriverQueue q = h.queue(ctrl);
-        mem.write(ctrlBuf, new byte[] {(byte) cls, (byte) cmd});
-        long status = ctrlBuf + 8;
-        mem.write(status, new byte[] {(byte) 0xFF});
-        long dataGpa = ctrlBuf + 64;
-        List<Buffer> out = new ArrayList<>();
-        out.add(new Buffer(ctrlBuf, 2));
-        if (data.length > 0) {
-            mem.write(dataGpa, data);
-            out.add(new Buffer(dataGpa, data.length));
-        }
-        q.add(out, List.of(new Buffer(status, 1)), "cmd");
-        h.kick(ctrl);
+        DriverQueue q = h.queue(index);
+        ctrl.add(q, cls, cmd, data);
+        h.kick(index);
         if (!h.await(q::moreUsed, Duration.ofSeconds(5))) {
             throw new AssertionError("control command " + cls + "/" + cmd + " not answered");
         }
         q.getBuf();
-        return mem.read(status, 1)[0] & 0xFF;
-    }
-
-    public static byte[] le16(int v) {
-        return ByteBuffer.allocate(2).order(ByteOrder.LITTLE_ENDIAN).putShort((short) v).array();
-    }
-
-    public static byte[] le64(long v) {
-        return ByteBuffer.allocate(8).order(ByteOrder.LITTLE_ENDIAN).putLong(v).array();
-    }
-
-    /** A {@code virtio_net_ctrl_mac} pair (unicast, multicast) for MAC_TABLE_SET. */
-    public static byte[] macTable(List<byte[]> unicast, List<byte[]> multicast) {
-        ByteBuffer b = ByteBuffer.allocate(8 + 6 * (unicast.size() + multicast.size())).order(ByteOrder.LITTLE_ENDIAN);
-        b.putInt(unicast.size());
-        unicast.forEach(b::put);
-        b.putInt(multicast.size());
-        multicast.forEach(b::put);
-        return b.array();
+        return ctrl.ack();
     }
 
     /** Probe-time setup Linux does after DRIVER_OK: fill RX of every pair in use and set the pairs with MQ. */
     public void open(int pairs) throws InterruptedException {
         if (pairs > 1) {
-            int ack = command(4, 0, le16(pairs));
+            int ack = command(4, 0, VirtioNetDriver.le16(pairs));
             if (ack != 0) {
                 throw new AssertionError("VQ_PAIRS_SET " + pairs + " refused");
             }

@@ -1,6 +1,7 @@
 package dev.vnet.net.harness;
 
 import dev.vnet.net.NetDeviceConfig;
+import dev.vnet.net.NetFeatures;
 import dev.vnet.net.VirtioNetDevice;
 import dev.vnet.net.backend.InJvmBackend;
 import dev.vnet.pci.VirtioPci;
@@ -11,6 +12,7 @@ import dev.vnet.testkit.FakeGuestMemory;
 import dev.vnet.testkit.net.VirtioNetDriver;
 import dev.vnet.testkit.pci.VirtioPciDriver;
 import dev.vnet.testkit.pci.VirtioPciDriver.Strategy;
+import dev.vnet.virtio.VirtioFeatures;
 import java.time.Duration;
 import java.util.concurrent.TimeUnit;
 import java.util.function.BooleanSupplier;
@@ -47,6 +49,22 @@ public final class PciBed implements AutoCloseable {
     /** A config builder with a unique id (JMX names) and defaults otherwise. */
     public static NetDeviceConfig.Builder config() {
         return Bed.config();
+    }
+
+    /**
+     * Driver knobs for the two feature axes most tests vary: the driver does not ack MRG_RXBUF unless
+     * {@code mrg}, nor EVENT_IDX unless {@code eventIdx}.
+     */
+    public static UnaryOperator<VirtioNetDriver> knobs(boolean mrg, boolean eventIdx) {
+        return d -> {
+            if (!mrg) {
+                d.without(NetFeatures.VIRTIO_NET_F_MRG_RXBUF);
+            }
+            if (!eventIdx) {
+                d.without(VirtioFeatures.VIRTIO_F_EVENT_IDX);
+            }
+            return d;
+        };
     }
 
     /** Loopback device, Linux's features, MSI-X per queue, every pair opened. */

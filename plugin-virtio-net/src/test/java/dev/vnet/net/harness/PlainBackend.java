@@ -14,7 +14,7 @@ import java.util.List;
  * sends and delivers injected frames, optionally hiding lengths as TAP does ({@code peekLength() = -1}).
  * {@link Restricted}: wraps a vnet backend and advertises fewer offloads.
  */
-public final class PlainBackend implements NetBackend {
+public final class PlainBackend extends RawSocketBackend {
 
     private final int pairs;
     private final boolean peekKnown;
@@ -64,20 +64,6 @@ public final class PlainBackend implements NetBackend {
     }
 
     @Override
-    public boolean vnetHeader() {
-        return false;
-    }
-
-    @Override
-    public int supportedOffloads() {
-        return 0;
-    }
-
-    @Override
-    public void setOffloads(int offloads) {
-    }
-
-    @Override
     public int maxQueuePairs() {
         return pairs;
     }
@@ -95,8 +81,7 @@ public final class PlainBackend implements NetBackend {
                 if (full) {
                     return false;
                 }
-                byte[] b = new byte[(int) frame.totalLength()];
-                frame.copyTo(0, MemorySegment.ofArray(b), 0, b.length);
+                byte[] b = bytes(frame);
                 synchronized (PlainBackend.this) {
                     sent.get(index).add(b);
                 }

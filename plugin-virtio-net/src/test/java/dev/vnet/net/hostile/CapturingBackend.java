@@ -1,10 +1,9 @@
 package dev.vnet.net.hostile;
 
+import dev.vnet.net.harness.RawSocketBackend;
 import dev.vnet.spi.BackendQueue;
-import dev.vnet.spi.NetBackend;
 import dev.vnet.spi.ReadinessListener;
 import dev.vnet.spi.SegmentList;
-import java.lang.foreign.MemorySegment;
 import java.util.ArrayList;
 import java.util.List;
 
@@ -13,7 +12,7 @@ import java.util.List;
  * {@link #take} and never produces RX frames. Bounded: past {@value #LIMIT} frames it keeps counting but
  * stops storing, so a long fuzz campaign does not grow the heap.
  */
-final class CapturingBackend implements NetBackend {
+final class CapturingBackend extends RawSocketBackend {
 
     static final int LIMIT = 64;
 
@@ -31,20 +30,6 @@ final class CapturingBackend implements NetBackend {
     }
 
     @Override
-    public boolean vnetHeader() {
-        return false;
-    }
-
-    @Override
-    public int supportedOffloads() {
-        return 0;
-    }
-
-    @Override
-    public void setOffloads(int offloads) {
-    }
-
-    @Override
     public int maxQueuePairs() {
         return 1;
     }
@@ -58,8 +43,7 @@ final class CapturingBackend implements NetBackend {
         return new BackendQueue() {
             @Override
             public boolean write(SegmentList frame) {
-                byte[] b = new byte[(int) frame.totalLength()];
-                frame.copyTo(0, MemorySegment.ofArray(b), 0, b.length);
+                byte[] b = bytes(frame);
                 synchronized (CapturingBackend.this) {
                     written++;
                     if (frames.size() < LIMIT) {

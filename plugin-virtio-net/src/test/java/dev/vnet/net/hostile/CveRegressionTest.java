@@ -19,6 +19,7 @@ import dev.vnet.spi.SegmentList;
 import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.testkit.net.VirtioNetDriver;
 import dev.vnet.testkit.pci.VirtioPciDriver;
 import dev.vnet.virtio.DeviceWorker;
 import dev.vnet.virtio.VirtioFeatures;
@@ -196,7 +197,7 @@ class CveRegressionTest {
     void CVE_2020_10723_queuePairCountOutOfRange() throws Exception {
         try (Bed bed = Bed.loopback(Bed.config().queuePairs(2).build(), NetFeatures.ALL)) {
             for (int pairs : new int[] {0, 3, 0x8000, 0xFFFF}) {
-                assertThat(bed.driver.command(4, 0, NetDriver.le16(pairs))).as("VQ_PAIRS_SET %d", pairs).isEqualTo(1);
+                assertThat(bed.driver.command(4, 0, VirtioNetDriver.le16(pairs))).as("VQ_PAIRS_SET %d", pairs).isEqualTo(1);
             }
             assertThat(bed.device.activeQueuePairs()).isEqualTo(2);
             bed.driver.send(1, Frames.ethernet(Frames.DEVICE_MAC, Frames.OTHER_MAC, 60, 1));
@@ -236,7 +237,7 @@ class CveRegressionTest {
             driver.fillRx(0);
             long received = 0;
             while (received < accepted) {
-                NetDriver.Received r = driver.receiveAndRefill(0, WAIT);
+                VirtioNetDriver.Received r = driver.receiveAndRefill(0, WAIT);
                 assertThat(r).as("frame %d of %d", received + 1, accepted).isNotNull();
                 received++;
             }
@@ -403,7 +404,7 @@ class CveRegressionTest {
             backend.inject(0, withHeader(Frames.header(1, 0, 0, 0, frame.length, 0), frame));
             backend.inject(0, withHeader(Frames.header(1, 0, 0, 0, 0xFFFF, 0xFFFF), frame));
             backend.inject(0, withHeader(Frames.header(1, 0, 0, 0, 34, 6), frame));
-            NetDriver.Received r = bed.driver.receive(0, WAIT);
+            VirtioNetDriver.Received r = bed.driver.receive(0, WAIT);
             assertThat(r).isNotNull();
             assertThat(Frames.l4ChecksumValid(r.frame())).isTrue();
             assertThat(bed.device.stats().rx(0).drops(DropReason.UNSUPPORTED_OFFLOAD)).isEqualTo(2);

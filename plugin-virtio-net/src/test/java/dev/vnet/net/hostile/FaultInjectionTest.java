@@ -27,6 +27,7 @@ import dev.vnet.tap.TapBackend;
 import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.testkit.net.VirtioNetDriver;
 import dev.vnet.testkit.pci.FakeMmioBus;
 import dev.vnet.testkit.pci.PciInterruptDispatcher;
 import dev.vnet.testkit.pci.VirtioPciDriver;
@@ -128,7 +129,7 @@ class FaultInjectionTest {
         try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
             backend.failReads(ScriptedBackend.EIO, 3);
             backend.inject(0, vnet(TO_DEVICE));
-            NetDriver.Received r = bed.driver.receive(0, WAIT);
+            VirtioNetDriver.Received r = bed.driver.receive(0, WAIT);
             assertThat(r).isNotNull();
             assertThat(r.frame()).isEqualTo(TO_DEVICE);
             assertThat(bed.device.stats().rx(0).getErrors()).isEqualTo(3);
@@ -156,7 +157,7 @@ class FaultInjectionTest {
         try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
             backend.failPeeks(1);
             backend.inject(0, vnet(TO_DEVICE));
-            NetDriver.Received r = bed.driver.receive(0, WAIT);
+            VirtioNetDriver.Received r = bed.driver.receive(0, WAIT);
             assertThat(r).as("frame announced once, peek failed once").isNotNull();
             assertThat(bed.device.stats().rx(0).getErrors()).isEqualTo(1);
         }
@@ -349,7 +350,7 @@ class FaultInjectionTest {
             }
             d.fillRx(0);
             d.send(0, TO_DEVICE);
-            NetDriver.Received r = d.receive(0, WAIT);
+            VirtioNetDriver.Received r = d.receive(0, WAIT);
             assertThat(r).isNotNull();
             assertThat(r.frame()).isEqualTo(TO_DEVICE);
             assertThat(fresh.interrupts().needsReset()).isFalse();

@@ -5,9 +5,9 @@ import static org.assertj.core.api.Assertions.assertThat;
 import dev.vnet.net.NetFeatures;
 import dev.vnet.net.harness.Bed;
 import dev.vnet.net.harness.Frames;
-import dev.vnet.net.harness.NetDriver;
 import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.testkit.net.VirtioNetDriver;
 import dev.vnet.virtio.DeviceWorker;
 import java.time.Duration;
 import java.util.List;
@@ -38,7 +38,7 @@ class FuzzFindingsTest {
         long workerFailures = DeviceWorker.failures();
         ScriptedBackend backend = new ScriptedBackend(true, 1);
         try (Bed bed = Bed.start(backend, Bed.config().build(), NetFeatures.ALL, null)) {
-            assertThat(bed.driver.mode()).isEqualTo(NetDriver.RxMode.MERGEABLE);
+            assertThat(bed.driver.mode()).isEqualTo(VirtioNetDriver.RxMode.MERGEABLE);
             // Take back every posted buffer: reset, restart without RX buffers, post four of 1536 bytes.
             bed.harness.reset();
             bed.harness.start();

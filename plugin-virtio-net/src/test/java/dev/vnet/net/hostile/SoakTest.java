@@ -12,6 +12,7 @@ import dev.vnet.net.harness.Frames;
 import dev.vnet.net.harness.NetDriver;
 import dev.vnet.net.harness.NetHarness;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.testkit.net.VirtioNetDriver;
 import dev.vnet.virtio.DeviceWorker;
 import java.time.Duration;
 import java.util.Random;
@@ -81,7 +82,7 @@ class SoakTest {
                             }
                         }
                         for (int i = 0; i < n; i++) {
-                            NetDriver.Received r = guest.driver.receiveAndRefill(p, WAIT);
+                            VirtioNetDriver.Received r = guest.driver.receiveAndRefill(p, WAIT);
                             if (r == null) {
                                 throw new AssertionError("lost frame " + (nextSeq[p] + i) + " on pair " + p
                                         + " after " + sent + " frames (" + resets + " resets, " + pairChanges
@@ -111,7 +112,7 @@ class SoakTest {
                     }
                     case 1 -> {
                         active = 1 + random.nextInt(PAIRS);
-                        assertThat(guest.driver.command(4, 0, NetDriver.le16(active))).isZero();
+                        assertThat(guest.driver.command(4, 0, VirtioNetDriver.le16(active))).isZero();
                         pairChanges++;
                     }
                     default -> {

@@ -2,9 +2,9 @@ package dev.vnet.testkit.net;
 
 import static dev.vnet.testkit.net.VirtioNetConstants.*;
 
-import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
+import dev.vnet.testkit.net.RxBuffers.RxBuf;
 import dev.vnet.testkit.pci.PciInterruptDispatcher;
 import dev.vnet.testkit.pci.VirtioPciDriver;
 import dev.vnet.testkit.pci.VirtioPciDriver.ProbeException;
@@ -15,9 +15,7 @@ import java.time.Duration;
 import java.util.ArrayDeque;
 import java.util.ArrayList;
 import java.util.Arrays;
-import java.util.HashMap;
 import java.util.List;
-import java.util.Map;
 
 /**
  * A guest driver model of Linux {@code drivers/net/virtio_net.c}, running on {@link VirtioPciDriver} (the
@@ -99,12 +97,6 @@ public final class VirtioNetDriver {
         }
     }
 
-    private record RxBuf(List<Buffer> sgs, int capacity) {
-    }
-
-    private record TxBuf(long gpa, int sizeClass) {
-    }
-
     private final VirtioPciDriver pci;
     private final FakeGuestMemory mem;
     private final PciInterruptDispatcher irq;
@@ -129,14 +121,14 @@ public final class VirtioNetDriver {
 
     // per pair
     private ArrayDeque<Received>[] backlog;
-    private ArrayDeque<RxBuf>[] freeRx;
+    private RxBuffers[] rxBuffers;
     private int[] rxOutstanding;
     private long[] rxHandled;
     private boolean[] napiScheduled;
-    private final Map<Integer, ArrayDeque<Long>> freeTx = new HashMap<>();
+    private final TxBuffers txBuffers;
     private List<Integer>[] txCompleted;
 
-    private long ctrlBuf;
+    private final ControlBuffer ctrl;
     private long configHandled;
     private long announces;
     private long rxErrors;
@@ -146,6 +138,8 @@ public final class VirtioNetDriver {
         this.pci = pci;
         this.mem = pci.memory();
         this.irq = pci.interrupts();
+        this.txBuffers = new TxBuffers(mem);
+        this.ctrl = new ControlBuffer(mem);
     }
 
     // ------------------------------------------------------------------ knobs (before probe)
@@ -242,11 +236,11 @@ public final class VirtioNetDriver {
         mode = has(VIRTIO_NET_F_MRG_RXBUF) ? RxMode.MERGEABLE : big ? RxMode.BIG : RxMode.SMALL;
         ctrlIndex = has(VIRTIO_NET_F_CTRL_VQ) ? 2 * maxPairs : -1;
         backlog = new ArrayDeque[maxPairs];
-        freeRx = new ArrayDeque[maxPairs];
+        rxBuffers = new RxBuffers[maxPairs];
         txCompleted = new List[maxPairs];
         for (int p = 0; p < maxPairs; p++) {
             backlog[p] = new ArrayDeque<>();
-            freeRx[p] = new ArrayDeque<>();
+            rxBuffers[p] = new RxBuffers(mem, mode);
             txCompleted[p] = new ArrayList<>();
         }
         rxOutstanding = new int[maxPairs];
@@ -361,9 +355,9 @@ public final class VirtioNetDriver {
         DriverQueue q = pci.queue(rxq(pair));
         int added = 0;
         while (mode != RxMode.BIG || rxOutstanding[pair] < maxBigBuffers) {
-            RxBuf b = takeRxBuf(pair);
+            RxBuf b = rxBuffers[pair].take();
             if (q.add(List.of(), b.sgs(), b) < 0) {
-                freeRx[pair].push(b);
+                rxBuffers[pair].recycle(b);
                 break;
             }
             rxOutstanding[pair]++;
@@ -373,30 +367,6 @@ public final class VirtioNetDriver {
             pci.kick(rxq(pair));
         }
         return added;
-    }
-
-    private RxBuf takeRxBuf(int pair) {
-        RxBuf b = freeRx[pair].poll();
-        if (b != null) {
-            return b;
-        }
-        return switch (mode) {
-            case MERGEABLE -> new RxBuf(List.of(new Buffer(mem.alloc(MERGEABLE_BUFFER_LEN, 64), MERGEABLE_BUFFER_LEN)),
-                    MERGEABLE_BUFFER_LEN);
-            case SMALL -> new RxBuf(List.of(new Buffer(mem.alloc(VIRTIO_NET_HDR_LEN + GOOD_PACKET_LEN, 64),
-                    VIRTIO_NET_HDR_LEN + GOOD_PACKET_LEN)), VIRTIO_NET_HDR_LEN + GOOD_PACKET_LEN);
-            case BIG -> {
-                List<Buffer> sgs = new ArrayList<>();
-                sgs.add(new Buffer(mem.alloc(VIRTIO_NET_HDR_LEN, 16), VIRTIO_NET_HDR_LEN));
-                int left = BIG_BUFFER_LEN - VIRTIO_NET_HDR_LEN;
-                while (left > 0) {
-                    int n = Math.min(PAGE_SIZE, left);
-                    sgs.add(new Buffer(mem.alloc(PAGE_SIZE, PAGE_SIZE), n));
-                    left -= n;
-                }
-                yield new RxBuf(sgs, BIG_BUFFER_LEN);
-            }
-        };
     }
 
     /**
@@ -454,16 +424,16 @@ public final class VirtioNetDriver {
         int len = first.length();
         if (len < VIRTIO_NET_HDR_LEN + ETH_HLEN) {
             rxError("rx error: len " + len + " less than header + Ethernet header");
-            recycle(pair, b);
+            rxBuffers[pair].recycle(b);
             return;
         }
         if (len > b.capacity()) {
             rxError("rx error: len " + len + " exceeds the buffer's " + b.capacity());
-            recycle(pair, b);
+            rxBuffers[pair].recycle(b);
             return;
         }
-        byte[] all = gather(b, len);
-        recycle(pair, b);
+        byte[] all = rxBuffers[pair].gather(b, len);
+        rxBuffers[pair].recycle(b);
         byte[] header = Arrays.copyOf(all, VIRTIO_NET_HDR_LEN);
         ByteArrayOutputStream frame = new ByteArrayOutputStream(len);
         frame.write(all, VIRTIO_NET_HDR_LEN, len - VIRTIO_NET_HDR_LEN);
@@ -484,11 +454,11 @@ public final class VirtioNetDriver {
                 rxOutstanding[pair]--;
                 if (next.length() > nb.capacity()) {
                     rxError("rx error: len " + next.length() + " exceeds the buffer's " + nb.capacity());
-                    recycle(pair, nb);
+                    rxBuffers[pair].recycle(nb);
                     return;
                 }
-                frame.writeBytes(gather(nb, next.length()));
-                recycle(pair, nb);
+                frame.writeBytes(rxBuffers[pair].gather(nb, next.length()));
+                rxBuffers[pair].recycle(nb);
                 buffers++;
             }
         } else if (mode == RxMode.SMALL && len - VIRTIO_NET_HDR_LEN > GOOD_PACKET_LEN) {
@@ -501,24 +471,6 @@ public final class VirtioNetDriver {
     private void rxError(String message) {
         rxErrors++;
         lastRxError = message;
-    }
-
-    private byte[] gather(RxBuf b, int length) {
-        byte[] out = new byte[length];
-        int at = 0;
-        for (Buffer sg : b.sgs()) {
-            int n = Math.min(sg.length(), length - at);
-            if (n <= 0) {
-                break;
-            }
-            System.arraycopy(mem.read(sg.gpa(), n), 0, out, at, n);
-            at += n;
-        }
-        return out;
-    }
-
-    private void recycle(int pair, RxBuf b) {
-        freeRx[pair].push(b);
     }
 
     // ------------------------------------------------------------------ TX
@@ -545,18 +497,8 @@ public final class VirtioNetDriver {
             q.disableCb();
             reclaimTx(pair);
         } while (!q.enableCbDelayed());
-        int total = header.length + frame.length;
-        int sizeClass = Integer.highestOneBit(Math.max(total, 64) * 2 - 1);
-        ArrayDeque<Long> free = freeTx.computeIfAbsent(sizeClass, k -> new ArrayDeque<>());
-        long gpa = free.isEmpty() ? mem.alloc(sizeClass, 64) : free.pop();
-        mem.write(gpa, header);
-        mem.write(gpa + header.length, frame);
-        List<Buffer> out = headerOwnSg && frame.length > 0
-                ? List.of(new Buffer(gpa, header.length), new Buffer(gpa + header.length, frame.length))
-                : List.of(new Buffer(gpa, total));
-        int r = q.add(out, List.of(), new TxBuf(gpa, sizeClass));
+        int r = txBuffers.add(q, header, frame, headerOwnSg);
         if (r < 0) {
-            free.push(gpa);
             return r;
         }
         if (q.kickPrepare()) {
@@ -567,15 +509,8 @@ public final class VirtioNetDriver {
 
     /** {@code free_old_xmit}: takes back transmitted buffers; returns their used lengths. */
     public List<Integer> reclaimTx(int pair) {
-        DriverQueue q = pci.queue(txq(pair));
-        List<Integer> lengths = new ArrayList<>();
-        DriverQueue.Used u;
-        while ((u = q.getBuf()) != null) {
-            TxBuf b = (TxBuf) u.token();
-            freeTx.computeIfAbsent(b.sizeClass(), k -> new ArrayDeque<>()).push(b.gpa());
-            lengths.add(u.length());
-            txCompleted[pair].add(u.length());
-        }
+        List<Integer> lengths = txBuffers.reclaim(pci.queue(txq(pair)));
+        txCompleted[pair].addAll(lengths);
         return lengths;
     }
 
@@ -623,24 +558,8 @@ public final class VirtioNetDriver {
         if (ctrlIndex < 0) {
             throw new IllegalStateException("no control queue negotiated");
         }
-        if (ctrlBuf == 0) {
-            ctrlBuf = mem.alloc(PAGE_SIZE, 64);
-        }
-        if (data.length > PAGE_SIZE - 64) {
-            throw new IllegalArgumentException("command data of " + data.length + " bytes");
-        }
         DriverQueue q = pci.queue(ctrlIndex);
-        mem.write(ctrlBuf, new byte[] {(byte) cls, (byte) cmd});
-        long ack = ctrlBuf + 8;
-        mem.write(ack, new byte[] {(byte) 0xFF});
-        long dataGpa = ctrlBuf + 64;
-        List<Buffer> out = new ArrayList<>();
-        out.add(new Buffer(ctrlBuf, 2));
-        if (data.length > 0) {
-            mem.write(dataGpa, data);
-            out.add(new Buffer(dataGpa, data.length));
-        }
-        if (q.add(out, List.of(new Buffer(ack, 1)), "ctrl") < 0) {
+        if (ctrl.add(q, cls, cmd, data) < 0) {
             throw new IllegalStateException("control queue full");
         }
         if (q.kickPrepare()) {
@@ -654,7 +573,7 @@ public final class VirtioNetDriver {
             }
             Thread.onSpinWait();
         }
-        return mem.read(ack, 1)[0] & 0xFF;
+        return ctrl.ack();
     }
 
     /** VIRTIO_NET_CTRL_RX_PROMISC. */
@@ -736,7 +655,7 @@ public final class VirtioNetDriver {
     /** The first half of {@link #resetRxQueue}: the queue is reset and its unused buffers dropped. */
     public void disableRxQueue(int pair) {
         pci.resetQueue(rxq(pair));
-        freeRx[pair].clear();
+        rxBuffers[pair].clear();
         rxOutstanding[pair] = 0;
         backlog[pair].clear();
         napiScheduled[pair] = false;
