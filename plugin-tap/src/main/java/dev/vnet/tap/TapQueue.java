@@ -117,8 +117,17 @@ final class TapQueue implements BackendQueue, Runnable {
             rxIov = allocateIov(buffers.capacity());
         }
         fill(rxIov, buffers);
+        return readv(rxIov, count);
+    }
+
+    /**
+     * One {@code readv} of {@code count} iovecs, retried on EINTR.
+     *
+     * @return the frame's length; 0 when none is waiting (the fd is then armed for the readable callback)
+     */
+    private int readv(MemorySegment iov, int count) {
         for (;;) {
-            long n = Libc.readv(rxState, fd, rxIov, count);
+            long n = Libc.readv(rxState, fd, iov, count);
             if (n > 0) {
                 return (int) n;
             }
@@ -193,22 +202,11 @@ final class TapQueue implements BackendQueue, Runnable {
         }
         long room = Math.min(buffers.totalLength(), BOUNCE_SIZE);
         Libc.setIovec(rxBounce, 0, rxBounce.address() + Libc.IOVEC_SIZE, room);
-        for (;;) {
-            long n = Libc.readv(rxState, fd, rxBounce, 1);
-            if (n > 0) {
-                buffers.copyFrom(rxBounce, Libc.IOVEC_SIZE, 0, Math.min(n, room));
-                return (int) n;
-            }
-            int errno = n == 0 ? Errno.EAGAIN : Libc.errno(rxState);
-            if (errno == Errno.EINTR) {
-                continue;
-            }
-            if (errno == Errno.EAGAIN) {
-                armRead();
-                return 0;
-            }
-            throw fault("readv", errno);
+        int n = readv(rxBounce, 1);
+        if (n > 0) {
+            buffers.copyFrom(rxBounce, Libc.IOVEC_SIZE, 0, Math.min(n, room));
         }
+        return n;
     }
 
     private MemorySegment allocateIov(int capacity) {

@@ -20,6 +20,10 @@ final class FrameRing {
     /** Can never fit: drop it. */
     static final int TOO_BIG = -1;
 
+    /** {@code reserve} results. */
+    private static final long NO_FIT = -1;
+    private static final long NO_ROOM = -2;
+
     private static final ValueLayout.OfInt INT = ValueLayout.JAVA_INT_UNALIGNED;
 
     private final MemorySegment buffer;
@@ -47,44 +51,49 @@ final class FrameRing {
     /** Stores a frame gathered from {@code src}. */
     synchronized int offer(SegmentList src, int writerQueue) {
         long length = src.totalLength();
-        long need = entrySize(length);
-        if (need > capacity) {
-            return TOO_BIG;
+        long at = reserve(length, writerQueue);
+        if (at < 0) {
+            return at == NO_FIT ? TOO_BIG : FULL;
         }
-        if (capacity - (tail - head) < need) {
-            waitingWriters[writerQueue >>> 6] |= 1L << (writerQueue & 63);
-            return FULL;
-        }
-        long pos = tail % capacity;
-        buffer.set(INT, pos, (int) length);
-        long at = (pos + 4) % capacity;
         long first = Math.min(length, capacity - at);
         src.copyTo(0, buffer, at, first);
         if (first < length) {
             src.copyTo(first, buffer, 0, length - first);
         }
-        return stored(need);
+        return stored(entrySize(length));
     }
 
     /** Stores {@code src[offset, offset + length)}. */
     synchronized int offer(MemorySegment src, long offset, long length, int writerQueue) {
-        long need = entrySize(length);
-        if (need > capacity) {
-            return TOO_BIG;
+        long at = reserve(length, writerQueue);
+        if (at < 0) {
+            return at == NO_FIT ? TOO_BIG : FULL;
         }
-        if (capacity - (tail - head) < need) {
-            waitingWriters[writerQueue >>> 6] |= 1L << (writerQueue & 63);
-            return FULL;
-        }
-        long pos = tail % capacity;
-        buffer.set(INT, pos, (int) length);
-        long at = (pos + 4) % capacity;
         long first = Math.min(length, capacity - at);
         MemorySegment.copy(src, offset, buffer, at, first);
         if (first < length) {
             MemorySegment.copy(src, offset + first, buffer, 0, length - first);
         }
-        return stored(need);
+        return stored(entrySize(length));
+    }
+
+    /**
+     * Writes the length word of a new entry of {@code length} bytes at the tail and returns where its bytes
+     * go; {@link #NO_FIT} when it can never fit, {@link #NO_ROOM} when the ring is full now (the writer
+     * queue is then marked waiting).
+     */
+    private long reserve(long length, int writerQueue) {
+        long need = entrySize(length);
+        if (need > capacity) {
+            return NO_FIT;
+        }
+        if (capacity - (tail - head) < need) {
+            waitingWriters[writerQueue >>> 6] |= 1L << (writerQueue & 63);
+            return NO_ROOM;
+        }
+        long pos = tail % capacity;
+        buffer.set(INT, pos, (int) length);
+        return (pos + 4) % capacity;
     }
 
     /** Bytes free for entries. */
