@@ -2,13 +2,19 @@ package dev.vnet.net.hostile;
 
 import static org.assertj.core.api.Assertions.assertThat;
 
+import dev.vnet.net.NetDeviceConfig;
 import dev.vnet.net.NetFeatures;
+import dev.vnet.net.VirtioNetDevice;
+import dev.vnet.net.backend.InJvmBackend;
 import dev.vnet.net.harness.Bed;
 import dev.vnet.net.harness.Frames;
 import dev.vnet.testkit.Buffer;
 import dev.vnet.testkit.FakeGuestMemory;
 import dev.vnet.testkit.net.VirtioNetDriver;
+import dev.vnet.virtio.ActivationContext;
 import dev.vnet.virtio.DeviceWorker;
+import dev.vnet.virtio.VirtioFeatures;
+import dev.vnet.virtio.Virtqueue;
 import java.time.Duration;
 import java.util.List;
 import java.util.concurrent.TimeUnit;
@@ -76,6 +82,56 @@ class FuzzFindingsTest {
             assertThat(bed.harness.interrupts().needsReset()).isFalse();
         }
         assertThat(DeviceWorker.failures()).isEqualTo(workerFailures);
+    }
+
+    /**
+     * ControlQueueFuzzTest, finding 3 ("device wrote guest byte 0x100190 outside the used rings and
+     * device-writable buffers", test oracle): the first chain's ack buffer was byte 1 of the address of
+     * the second chain's ack descriptor. The first command fails, so its ack VIRTIO_NET_ERR (1) turned
+     * that address from 0x108190 into 0x100190 before the device popped the second chain, whose ack then
+     * went where the guest's descriptor now pointed: what a device must do, and what the oracle's list of
+     * the buffers the test wrote could not know.
+     */
+    @Test
+    void ackRewritingALaterChainsDescriptorIsFollowed() throws Exception {
+        long ram = 0x10_0000;
+        FakeGuestMemory mem = new FakeGuestMemory(ram, 1 << 20);
+        VirtioNetDevice device = new VirtioNetDevice(
+                NetDeviceConfig.builder().id("ack-alias").queuePairs(1).build(),
+                InJvmBackend.loopback("ack-alias", 1, InJvmBackend.DEFAULT_RING_BYTES));
+        Recorder recorder = new Recorder();
+        RawRing ring = new RawRing(mem, ram, 8);
+        long header = ram + 0x8000;
+        long secondAck = ram + 0x8190;
+        mem.write(secondAck, new byte[] {(byte) 0xEE});
+        mem.write(ram + 0x0190, new byte[] {(byte) 0xEE});
+        mem.write(header, new byte[] {(byte) 0xFF, 0, 0}); // an unknown class: VIRTIO_NET_ERR
+        mem.write(header + 16, new byte[] {0, 0, 1}); // VIRTIO_NET_CTRL_RX_PROMISC on: VIRTIO_NET_OK
+        ring.descriptor(0, header, 3, RawRing.F_NEXT, 1);
+        ring.descriptor(1, ring.desc + 16 * 3 + 1, 1, RawRing.F_WRITE, 0); // byte 1 of descriptor 3's addr
+        ring.descriptor(2, header + 16, 3, RawRing.F_NEXT, 3);
+        ring.descriptor(3, secondAck, 1, RawRing.F_WRITE, 0);
+        ring.publish(0);
+        ring.publish(2);
+        long features = VirtioFeatures.bit(VirtioFeatures.VIRTIO_F_VERSION_1)
+                | NetFeatures.bits(NetFeatures.VIRTIO_NET_F_CTRL_VQ, NetFeatures.VIRTIO_NET_F_CTRL_RX);
+        Virtqueue[] queues = new Virtqueue[device.queueCount()];
+        queues[2] = ring.open(2, device.queueMaxSize(2), features, recorder);
+        try {
+            device.activate(new ActivationContext(mem.memory(), features, queues, recorder, recorder));
+            device.queueNotify(2);
+            assertThat(recorder.await(() -> ring.usedIdx() == 2, 1000)).as("both chains answered").isTrue();
+
+            assertThat(mem.u64(ring.desc + 16 * 3)).as("the second ack's address after the first ack")
+                    .isEqualTo(ram + 0x0190);
+            assertThat(mem.read(ram + 0x0190, 1)[0]).as("the second ack, where its descriptor now points")
+                    .isEqualTo((byte) 0);
+            assertThat(mem.read(secondAck, 1)[0]).as("where the test had pointed it").isEqualTo((byte) 0xEE);
+            assertThat(recorder.needsReset()).isFalse();
+        } finally {
+            device.close();
+            mem.close();
+        }
     }
 
     /** CPU time the device's pair-0 worker used during {@code millis} of wall time. */
