@@ -43,7 +43,7 @@ public final class BenchRig implements AutoCloseable {
     private final DriverQueue[] queues;
     private final AtomicLong interrupts = new AtomicLong();
     private final TxDriver[] tx;
-    private final RxDriver[] rx;
+    private volatile RxDriver[] rx;
     private final int pairs;
     private long[] workerThreads;
     private volatile String guestError;
@@ -74,6 +74,11 @@ public final class BenchRig implements AutoCloseable {
             @Override
             public void queue(int index) {
                 interrupts.incrementAndGet();
+                RxDriver[] drivers = rx;
+                int pair = index / 2;
+                if (index % 2 == 0 && drivers != null && pair < drivers.length && drivers[pair] != null) {
+                    drivers[pair].interrupt();
+                }
             }
 
             @Override
@@ -96,7 +101,7 @@ public final class BenchRig implements AutoCloseable {
             command(ctrl, 4, 0, new byte[] {(byte) pairs, 0}); // MQ_VQ_PAIRS_SET
         }
         tx = new TxDriver[pairs];
-        rx = new RxDriver[pairs];
+        RxDriver[] rx = new RxDriver[pairs];
         int rxBuffer = frameSize + BenchFrames.HDR <= 1536 ? 1536 : 4096;
         for (int p = 0; p < pairs; p++) {
             int rxq = 2 * p;
@@ -107,6 +112,7 @@ public final class BenchRig implements AutoCloseable {
                 rx[p] = new RxDriver(mem, queues[rxq], rxBuffer, NAPI_WEIGHT, k -> device.queueNotify(rxq));
             }
         }
+        this.rx = rx;
     }
 
     /** {@code virtnet_send_command}, spinning for the answer. */

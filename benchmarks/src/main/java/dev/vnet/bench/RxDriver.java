@@ -4,7 +4,6 @@ import dev.vnet.testkit.DriverQueue;
 import dev.vnet.testkit.FakeGuestMemory;
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
-import java.lang.invoke.VarHandle;
 import java.nio.ByteOrder;
 import java.util.function.IntConsumer;
 
@@ -19,7 +18,9 @@ import java.util.function.IntConsumer;
  * one avail.idx publish and a kick only when the device asked for one (EVENT_IDX {@code avail_event}).
  * The payload is not touched (a guest would build an skb around the page), but the header's
  * {@code gso_type} is counted, so that a run can show whether frames came as GSO super-frames
- * ({@link #summary}). No allocation after construction; interrupts stay off (NAPI polling).
+ * ({@link #summary}). No allocation after construction. Interrupts stay off while packets come (NAPI
+ * polling); an empty used ring is waited for as an idle guest does ({@link Idle}: poll, then halt until
+ * the interrupt).
  */
 public final class RxDriver {
 
@@ -27,10 +28,10 @@ public final class RxDriver {
     private static final ValueLayout.OfShort U16_UNALIGNED =
             ValueLayout.JAVA_SHORT_UNALIGNED.withOrder(ByteOrder.LITTLE_ENDIAN);
     private static final ValueLayout.OfInt U32 = ValueLayout.JAVA_INT.withOrder(ByteOrder.LITTLE_ENDIAN);
-    private static final VarHandle U16_HANDLE = U16.varHandle();
 
     private final int n;
     private final int bufferLength;
+    private final Idle idle;
     private final MemorySegment avail;
     private final MemorySegment used;
     private final MemorySegment buffers;
@@ -59,6 +60,7 @@ public final class RxDriver {
         this.kick = kick;
         this.budget = budget;
         this.refillAbove = Math.min(budget, n) / 2;
+        this.idle = new Idle(avail, used, n);
         long base = mem.alloc((long) n * bufferLength, 4096);
         this.buffers = mem.segment(base, (long) n * bufferLength);
         for (int i = 0; i < n; i++) {
@@ -94,14 +96,10 @@ public final class RxDriver {
 
     private int next() {
         if (lastUsed == usedIdx) {
-            usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
+            usedIdx = idle.usedIdx();
             if (lastUsed == usedIdx) {
                 endPoll(); // the used ring is empty: this poll is over
-                int spins = 0;
-                while (lastUsed == usedIdx) {
-                    Waits.pause(++spins);
-                    usedIdx = Short.toUnsignedInt((short) U16_HANDLE.getAcquire(used, 2L));
-                }
+                usedIdx = idle.awaitUsed(lastUsed);
             }
         }
         long elem = 4 + 8L * (lastUsed & (n - 1));
@@ -128,6 +126,11 @@ public final class RxDriver {
         }
     }
 
+    /** The device's used-buffer interrupt for this queue. */
+    public void interrupt() {
+        idle.interrupt();
+    }
+
     public long kicks() {
         return kicks;
     }
@@ -152,11 +155,12 @@ public final class RxDriver {
         bytes = 0;
         packets = 0;
         gsoPackets = 0;
+        idle.resetHalts();
     }
 
     /** {@code avg_frame=B gso_frames=N frames=N}: the average frame length without the vnet header. */
     public String summary() {
         long avg = packets == 0 ? 0 : Math.round((double) bytes / packets) - BenchFrames.HDR;
-        return "avg_frame=" + avg + " gso_frames=" + gsoPackets + " frames=" + packets;
+        return "avg_frame=" + avg + " gso_frames=" + gsoPackets + " frames=" + packets + " halts=" + idle.halts();
     }
 }
