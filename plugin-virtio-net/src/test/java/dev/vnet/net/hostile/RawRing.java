@@ -21,6 +21,9 @@ final class RawRing {
 
     /** A range the device may write (a device-writable descriptor). */
     record Range(long gpa, long length) {
+        boolean contains(long address) {
+            return Long.compareUnsigned(address - gpa, length) < 0;
+        }
     }
 
     final FakeGuestMemory mem;
