@@ -72,6 +72,8 @@ final class RxPath {
     /** A frame read without enough buffers for it, delivered first once the driver posts more. */
     private MemorySegment pending;
     private int pendingLength;
+    /** What {@link #receive} returns when {@link #read} could not deliver a frame. */
+    private Result readFailure;
 
     RxPath(int pair, Virtqueue vq, BackendQueue backendQueue, NetSession session, QueueStats stats) {
         this.pair = pair;
@@ -112,16 +114,14 @@ final class RxPath {
         if (vq.isBroken() || pair >= session.activePairs) {
             return false;
         }
-        int budget = BUDGET;
+        int done = 0;
         try {
             vq.disableNotifications();
-            while (budget > 0) {
-                budget--;
-                Result r = receive();
-                if (r != Result.DONE) {
+            while (done < BUDGET) {
+                if (receive() != Result.DONE) {
                     return false;
                 }
-                handled++;
+                done++;
             }
             return true;
         } catch (IllegalStateException | IndexOutOfBoundsException e) {
@@ -131,6 +131,7 @@ final class RxPath {
             vq.fail("guest memory became unavailable: " + e.getMessage());
             return false;
         } finally {
+            handled += done;
             flush();
         }
     }
@@ -172,94 +173,127 @@ final class RxPath {
         }
     }
 
+    /**
+     * Receives the backend's next frame. The rare cases (unknown length, backend errors) are methods of
+     * their own so that the common one compiles to short code with few spills: the path is bound by its
+     * stores, which queue behind the stores into lines the driver's core holds (docs/PERFORMANCE.md).
+     */
     private Result receive() {
         if (pendingLength > 0) {
             return deliverPending();
         }
-        int peek;
-        try {
-            peek = backendQueue.peekLength();
-        } catch (BackendException e) {
-            // Cannot tell: read into buffers for the largest frame, as with TAP. Returning here instead
-            // would strand a frame the backend already announced (no further readable callback comes).
-            stats.error();
-            peek = -1;
-        }
+        int peek = peekLength();
         if (peek == 0) {
             return Result.NO_FRAME;
         }
-        int guestHeader = vnetHeader ? 0 : NetHeader.SIZE;
         if (!session.linkUp()) {
             return discard(DropReason.LINK_DOWN);
+        }
+        int guestHeader = vnetHeader ? 0 : NetHeader.SIZE;
+        if (peek < 0 && session.mergeable) {
+            return receiveUnknownLength(guestHeader);
         }
         if (peek > 0 && (long) peek + guestHeader > NetHeader.MAX_BUFFER_LEN) {
             return discard(DropReason.TOO_BIG);
         }
-        // Unknown length with MRG_RXBUF: offer buffers for the size recent frames had, plus a bounce
-        // tail for the rest, instead of popping (and mostly un-popping) buffers for 64 KiB every frame.
-        boolean tail = peek < 0 && session.mergeable;
-        long needed = peek > 0 ? peek + guestHeader : tail ? Math.max(expected, 1) : NetHeader.MAX_BUFFER_LEN;
+        long needed = peek > 0 ? peek + guestHeader : NetHeader.MAX_BUFFER_LEN;
         Result gathered = gather(needed);
         if (gathered != Result.DONE) {
             return gathered;
         }
-        long capacity = all.totalLength();
-        if (!session.mergeable && peek > 0 && needed > capacity) {
+        if (!session.mergeable && peek > 0 && needed > all.totalLength()) {
             vq.unpop(popped);
             return discard(DropReason.TOO_BIG);
         }
-        SegmentList target = all;
-        if (!vnetHeader) {
-            data.clear();
-            ScatterLists.addSlice(data, all, NetHeader.SIZE, capacity - NetHeader.SIZE);
-            target = data;
+        int n = read(vnetHeader ? all : withoutHeader());
+        return n < 0 ? readFailure : complete(n);
+    }
+
+    private int peekLength() {
+        try {
+            return backendQueue.peekLength();
+        } catch (BackendException e) {
+            // Cannot tell: read into buffers for the largest frame, as with TAP. Returning here instead
+            // would strand a frame the backend already announced (no further readable callback comes).
+            stats.error();
+            return -1;
         }
-        long guestCapacity = target.totalLength();
-        SegmentList readInto = target;
-        if (tail) {
-            if (bounce == null) {
-                bounce = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN, 64);
-                pending = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN, 64);
-            }
-            withTail.clear();
-            ScatterLists.addSlice(withTail, target, 0, guestCapacity);
-            withTail.add(bounce, 0, NetHeader.MAX_BUFFER_LEN - guestHeader);
-            readInto = withTail;
-        }
+    }
+
+    /** The gathered buffers after the guest's header, for a backend without vnet headers. */
+    private SegmentList withoutHeader() {
+        data.clear();
+        ScatterLists.addSlice(data, all, NetHeader.SIZE, all.totalLength() - NetHeader.SIZE);
+        return data;
+    }
+
+    /**
+     * Lets the backend read its next frame into {@code into}.
+     *
+     * @return the frame's length; or -1 with the chains un-popped and {@link #readFailure} what
+     *         {@link #receive} returns
+     */
+    private int read(SegmentList into) {
         int n;
         try {
-            n = backendQueue.read(readInto);
+            n = backendQueue.read(into);
         } catch (BackendException e) {
             vq.unpop(popped);
             stats.drop(DropReason.BACKEND_ERROR);
-            return backendError();
+            readFailure = backendError();
+            return -1;
         }
-        consecutiveErrors = 0;
+        if (consecutiveErrors != 0) { // no store per frame
+            consecutiveErrors = 0;
+        }
         if (n <= 0) {
             vq.unpop(popped);
-            return Result.NO_FRAME;
+            readFailure = Result.NO_FRAME;
+            return -1;
         }
-        if (n > readInto.totalLength()) {
-            vq.unpop(popped);
-            stats.drop(DropReason.TOO_BIG);
-            return Result.DONE;
+        if (n > into.totalLength()) {
+            readFailure = drop(DropReason.TOO_BIG);
+            return -1;
         }
-        if (tail) {
-            long total = (long) n + guestHeader;
-            expected = Math.max(total, expected - (expected >> 4));
-            if (n > guestCapacity) {
-                long overflow = n - guestCapacity;
-                Result more = gatherMore(total);
-                if (more != Result.DONE) {
-                    // No buffers for the rest: keep the whole frame until the driver posts more.
-                    target.copyTo(0, pending, 0, guestCapacity);
-                    MemorySegment.copy(bounce, 0, pending, guestCapacity, overflow);
-                    pendingLength = n;
-                    vq.unpop(popped);
-                    return more;
-                }
-                all.copyFrom(bounce, 0, guestHeader + guestCapacity, overflow);
+        return n;
+    }
+
+    /**
+     * A frame of unknown length (TAP) with MRG_RXBUF: offers buffers for the size recent frames had, plus a
+     * bounce tail for the rest, instead of popping (and mostly un-popping) buffers for 64 KiB every frame.
+     */
+    private Result receiveUnknownLength(int guestHeader) {
+        Result gathered = gather(Math.max(expected, 1));
+        if (gathered != Result.DONE) {
+            return gathered;
+        }
+        SegmentList target = vnetHeader ? all : withoutHeader();
+        long guestCapacity = target.totalLength();
+        if (bounce == null) {
+            bounce = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN, 64);
+            pending = Arena.ofAuto().allocate(NetHeader.MAX_BUFFER_LEN, 64);
+        }
+        withTail.clear();
+        ScatterLists.addSlice(withTail, target, 0, guestCapacity);
+        withTail.add(bounce, 0, NetHeader.MAX_BUFFER_LEN - guestHeader);
+        int n = read(withTail);
+        if (n < 0) {
+            return readFailure;
+        }
+        long total = (long) n + guestHeader;
+        expected = Math.max(total, expected - (expected >> 4));
+        if (n > guestCapacity) {
+            long overflow = n - guestCapacity;
+            Result more = gatherMore(total);
+            if (more != Result.DONE) {
+                // No buffers for the rest: keep the whole frame until the driver posts more.
+                target.copyTo(0, pending, 0, guestCapacity);
+                MemorySegment.copy(bounce, 0, pending, guestCapacity, overflow);
+                pendingLength = n;
+                vq.unpop(popped);
+                return more;
             }
+            all.copyFrom(bounce, 0, guestHeader + guestCapacity, overflow);
         }
         return complete(n);
     }
@@ -283,19 +317,13 @@ final class RxPath {
         int guestHeader = vnetHeader ? 0 : NetHeader.SIZE;
         long total = (long) n + guestHeader;
         if (total < NetHeader.SIZE + NetHeader.ETH_HLEN) {
-            vq.unpop(popped);
-            stats.drop(DropReason.SHORT_FRAME);
-            return Result.DONE;
+            return drop(DropReason.SHORT_FRAME);
         }
         if (total - NetHeader.SIZE > session.rxFrameLimit && !isGso()) {
-            vq.unpop(popped);
-            stats.drop(DropReason.OVERSIZED);
-            return Result.DONE;
+            return drop(DropReason.OVERSIZED);
         }
         if (!session.filter.accept(all, NetHeader.SIZE)) {
-            vq.unpop(popped);
-            stats.drop(DropReason.FILTERED);
-            return Result.DONE;
+            return drop(DropReason.FILTERED);
         }
         int used = 0;
         long left = total;
@@ -304,11 +332,11 @@ final class RxPath {
             used++;
         }
         if (!fixHeader(total, used)) {
-            vq.unpop(popped);
-            stats.drop(DropReason.UNSUPPORTED_OFFLOAD);
-            return Result.DONE;
+            return drop(DropReason.UNSUPPORTED_OFFLOAD);
         }
-        vq.unpop(popped - used);
+        if (used < popped) {
+            vq.unpop(popped - used);
+        }
         left = total;
         for (int k = 0; k < used; k++) {
             long len = Math.min(left, capacities[k]);
@@ -317,6 +345,13 @@ final class RxPath {
         }
         batchPackets++;
         batchBytes += total - NetHeader.SIZE;
+        return Result.DONE;
+    }
+
+    /** Drops the frame just read: its chains go back unused. */
+    private Result drop(DropReason reason) {
+        vq.unpop(popped);
+        stats.drop(reason);
         return Result.DONE;
     }
 
@@ -339,46 +374,50 @@ final class RxPath {
     private Result gather(long needed) {
         while (true) {
             all.clear();
-            popped = 0;
+            int n = 0; // chains popped, stored in the field once: stores are what this path is short of
             long capacity = 0;
             boolean dry = false;
-            while (capacity < needed && popped < heads.length) {
+            while (capacity < needed && n < heads.length) {
                 if (!vq.pop(chain)) {
-                    if (vq.isBroken()) {
-                        vq.unpop(popped);
-                        return Result.FAILED;
-                    }
                     dry = true;
                     break;
                 }
-                if (popped == 0 && chain.writableLength() < NetHeader.SIZE) {
-                    vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
-                            + " writable bytes, less than the 12-byte header");
-                    return Result.FAILED;
+                if (n == 0 && chain.writableLength() < NetHeader.SIZE) {
+                    return shortChain();
                 }
                 if (all.count() + chain.descriptorCount() > all.capacity()) {
                     vq.unpop(1);
                     break;
                 }
                 chain.writableRanges(all, 0);
-                heads[popped] = chain.head();
-                capacities[popped] = chain.writableLength();
+                heads[n] = chain.head();
+                capacities[n] = chain.writableLength();
                 capacity += chain.writableLength();
-                popped++;
+                n++;
                 if (!session.mergeable) {
                     break;
                 }
             }
+            popped = n;
             if (!dry) {
                 return Result.DONE;
             }
-            vq.unpop(popped);
+            vq.unpop(n);
             popped = 0;
+            if (vq.isBroken()) {
+                return Result.FAILED;
+            }
             if (!arm || !vq.enableNotifications()) {
                 return Result.NO_BUFFERS;
             }
             vq.disableNotifications();
         }
+    }
+
+    private Result shortChain() {
+        vq.fail("RX chain " + chain.head() + " has " + chain.writableLength()
+                + " writable bytes, less than the 12-byte header");
+        return Result.FAILED;
     }
 
     /**
@@ -424,6 +463,20 @@ final class RxPath {
      * @return false when the frame carries an offload the driver refused that cannot be completed here
      */
     private boolean fixHeader(long total, int used) {
+        if (vnetHeader && all.length(0) >= NetHeader.SIZE) {
+            MemorySegment first = all.segment(0);
+            long at = all.offset(0);
+            if (first.get(LE16, at + NetHeader.OFF_FLAGS) == 0) {
+                // No flags, no GSO (OFF_GSO_TYPE is the next byte): nothing to check, only num_buffers.
+                first.set(LE16, at + NetHeader.OFF_NUM_BUFFERS, (short) (session.mergeable ? used : 1));
+                return true;
+            }
+        }
+        return fixHeaderOffloads(total, used);
+    }
+
+    /** {@link #fixHeader} for a header that carries offloads, lies across descriptors or is not the backend's. */
+    private boolean fixHeaderOffloads(long total, int used) {
         // Linux's buffers hold the header in their first descriptor: edit it in guest memory, no copies.
         boolean inPlace = all.length(0) >= NetHeader.SIZE;
         MemorySegment header = inPlace ? all.segment(0) : this.header;

@@ -2,6 +2,7 @@ package dev.vnet.spi;
 
 import java.lang.foreign.MemorySegment;
 import java.lang.foreign.ValueLayout;
+import java.util.Objects;
 
 /**
  * A reusable scatter-gather list: ranges {@code (segment, offset, length)} that together hold one
@@ -12,6 +13,20 @@ import java.lang.foreign.ValueLayout;
  * <p>Not thread-safe: one list belongs to one worker thread.
  */
 public final class SegmentList {
+
+    /**
+     * Copies of up to this many bytes between native segments are split so that the JDK copies them
+     * inline: its copy stub's call (from 64 bytes on) costs more than a small frame's bytes, and a 64-byte
+     * frame with its virtio-net header is 76.
+     */
+    static final int SMALL_COPY = 128;
+    /**
+     * The JDK copies fewer bytes than this inline ({@code SegmentBulkOperations}, the default of
+     * {@code java.lang.foreign.native.threshold.power.copy}); a larger copy calls its stub.
+     */
+    private static final int JDK_INLINE_COPY = 64;
+    /** The largest whole number of 8-byte words under {@link #JDK_INLINE_COPY}. */
+    private static final int INLINE_PIECE = JDK_INLINE_COPY - Long.BYTES;
 
     private final MemorySegment[] segments;
     private final long[] offsets;
@@ -102,7 +117,7 @@ public final class SegmentList {
                 continue;
             }
             long n = Math.min(len - skip, length - done);
-            MemorySegment.copy(segments[i], offsets[i] + skip, dst, dstOffset + done, n);
+            copy(segments[i], offsets[i] + skip, dst, dstOffset + done, n);
             done += n;
             skip = 0;
         }
@@ -124,7 +139,7 @@ public final class SegmentList {
                 continue;
             }
             long n = Math.min(len - skip, length - done);
-            MemorySegment.copy(src, srcOffset + done, segments[i], offsets[i] + skip, n);
+            copy(src, srcOffset + done, segments[i], offsets[i] + skip, n);
             done += n;
             skip = 0;
         }
@@ -140,6 +155,31 @@ public final class SegmentList {
             position -= lengths[i];
         }
         return -1;
+    }
+
+    /**
+     * {@link MemorySegment#copy(MemorySegment, long, MemorySegment, long, long)}, for a small copy between
+     * non-overlapping native ranges done as pieces under {@link #JDK_INLINE_COPY} bytes, which the JDK
+     * copies inline (word by word, after one bounds check) instead of calling its copy stub.
+     */
+    static void copy(MemorySegment src, long srcOffset, MemorySegment dst, long dstOffset, long n) {
+        if (n < JDK_INLINE_COPY || n > SMALL_COPY || !src.isNative() || !dst.isNative()
+                || overlap(src.address() + srcOffset, dst.address() + dstOffset, n)) {
+            MemorySegment.copy(src, srcOffset, dst, dstOffset, n);
+            return;
+        }
+        Objects.checkFromIndexSize(srcOffset, n, src.byteSize()); // both whole ranges before the first write
+        Objects.checkFromIndexSize(dstOffset, n, dst.byteSize());
+        long done = 0;
+        while (n - done >= JDK_INLINE_COPY) {
+            MemorySegment.copy(src, srcOffset + done, dst, dstOffset + done, INLINE_PIECE);
+            done += INLINE_PIECE;
+        }
+        MemorySegment.copy(src, srcOffset + done, dst, dstOffset + done, n - done);
+    }
+
+    private static boolean overlap(long a, long b, long n) {
+        return a < b + n && b < a + n;
     }
 
     private void checkIndex(int i) {

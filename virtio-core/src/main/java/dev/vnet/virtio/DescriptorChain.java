@@ -51,6 +51,37 @@ public final class DescriptorChain {
         descriptors = 0;
     }
 
+    /**
+     * Records a chain of the one non-empty descriptor {@code head}; the caller has checked it. A field is
+     * written only when its value changes (a queue's chains mostly have the same shape and often the
+     * same length): on the receive path, bound by stores into lines the driver's core holds, each store
+     * counts and a load does not.
+     */
+    void single(int head, MemorySegment segment, long offset, long length, boolean writable) {
+        this.head = head;
+        if (segments[0] != segment) {
+            segments[0] = segment;
+        }
+        offsets[0] = offset;
+        if (lengths[0] != length) {
+            lengths[0] = length;
+        }
+        if (ranges != 1 || descriptors != 1) {
+            ranges = 1;
+            descriptors = 1;
+        }
+        int readable = writable ? 0 : 1;
+        if (readableRanges != readable) {
+            readableRanges = readable;
+        }
+        long r = writable ? 0 : length;
+        long w = writable ? length : 0;
+        if (readableLength != r || writableLength != w) {
+            readableLength = r;
+            writableLength = w;
+        }
+    }
+
     int capacity() {
         return segments.length;
     }

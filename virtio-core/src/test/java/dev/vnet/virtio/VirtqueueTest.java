@@ -45,6 +45,38 @@ class VirtqueueTest {
         }
 
         @Test
+        void oneDescriptorChainsReusingAChainObjectKeepOnlyTheirOwnRanges() {
+            // One-descriptor chains take Virtqueue.popSingle, which rewrites only the chain fields that change.
+            try (QueueFixture f = new QueueFixture(16, features())) {
+                Buffer out = f.buffer(20, 0x33);
+                Buffer in = f.buffer(24, 0);
+                f.driver.add(List.of(f.buffer(12, 0x11), f.buffer(8, 0x22)), List.of(f.buffer(40, 0)), "long");
+                f.driver.addIn("rx", in);
+                f.driver.addOut("tx", out);
+
+                assertThat(f.queue.pop(f.chain)).isTrue();
+                assertThat(f.chain.descriptorCount()).isEqualTo(3);
+
+                assertThat(f.queue.pop(f.chain)).isTrue();
+                assertThat(f.chain.descriptorCount()).isEqualTo(1);
+                assertThat(f.chain.readableLength()).isZero();
+                assertThat(f.chain.writableLength()).isEqualTo(24);
+                MemorySegment src = MemorySegment.ofArray(new byte[40]);
+                src.fill((byte) 0x44);
+                assertThat(f.chain.write(0, src, 0, 40)).isEqualTo(24);
+                assertThat(f.mem.read(in.gpa(), 24)).containsOnly(0x44);
+
+                assertThat(f.queue.pop(f.chain)).isTrue();
+                assertThat(f.chain.descriptorCount()).isEqualTo(1);
+                assertThat(f.chain.readableLength()).isEqualTo(20);
+                assertThat(f.chain.writableLength()).isZero();
+                assertThat(f.chain.readLittleEndian(19, 1)).isEqualTo(0x33);
+                assertThat(f.chain.writeLittleEndian(0, 1, 0)).isFalse();
+                assertThat(f.errors).isEmpty();
+            }
+        }
+
+        @Test
         void indirectChainIsWalkedLikeADirectOne() {
             try (QueueFixture f = new QueueFixture(16, features(VIRTIO_F_INDIRECT_DESC))) {
                 f.driver.add(List.of(f.buffer(12, 1), f.buffer(20, 2)), List.of(f.buffer(30, 0)), "t");
@@ -288,6 +320,19 @@ class VirtqueueTest {
         }
 
         @Test
+        void bufferRunningOffTheEndOfACachedRegionNeedsReset() {
+            // The first pop caches RAM's region; the next one-descriptor chain is checked against it (popSingle).
+            try (QueueFixture f = new QueueFixture(16, features())) {
+                f.driver.addIn("warm", f.buffer(8, 0));
+                assertThat(f.queue.pop(f.chain)).isTrue();
+                long end = 0x10_0000L + (16L << 20);
+                f.driver.writeRawDescriptor(5, end - 8, 64, F_WRITE, 0);
+                f.driver.publishRawHead(5);
+                assertBroken(f, "CROSSES_REGION");
+            }
+        }
+
+        @Test
         void readableDescriptorAfterAWritableOneNeedsReset() {
             try (QueueFixture f = new QueueFixture(16, features())) {
                 Buffer b = f.buffer(8, 0);
@@ -298,8 +343,9 @@ class VirtqueueTest {
             }
         }
 
-        @Test
-        void writableDescriptorInReadOnlyRegionNeedsReset() {
+        @ParameterizedTest(name = "region cached by an earlier read: {0}")
+        @ValueSource(booleans = {false, true})
+        void writableDescriptorInReadOnlyRegionNeedsReset(boolean cached) {
             FakeGuestMemory mem = FakeGuestMemory.standard();
             try (Arena arena = Arena.ofShared()) {
                 var rom = new dev.vnet.spi.GuestRegion(0x8000_0000L, arena.allocate(4096), true);
@@ -308,9 +354,15 @@ class VirtqueueTest {
                 List<String> errors = new java.util.ArrayList<>();
                 Virtqueue q = Virtqueue.open(0, new QueueConfig(16, d.descAddr(), d.availAddr(), d.usedAddr()), 16, map,
                         features(), errors::add);
+                DescriptorChain chain = q.newChain();
+                if (cached) { // the next one-descriptor chain then meets the cached region (popSingle)
+                    d.writeRawDescriptor(1, 0x8000_0040L, 64, 0, 0);
+                    d.publishRawHead(1);
+                    assertThat(q.pop(chain)).as("reading the read-only region is fine").isTrue();
+                }
                 d.writeRawDescriptor(0, 0x8000_0000L, 64, F_WRITE, 0);
                 d.publishRawHead(0);
-                assertThat(q.pop(q.newChain())).isFalse();
+                assertThat(q.pop(chain)).isFalse();
                 assertThat(errors).singleElement().asString().contains("READ_ONLY");
             } catch (VirtqueueException e) {
                 throw new AssertionError(e);
