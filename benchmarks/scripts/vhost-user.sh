@@ -24,7 +24,13 @@ if ! command -v dpdk-testpmd >/dev/null; then
   echo "bench: installing dpdk-dev (dpdk-testpmd)"
   apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq --no-install-recommends dpdk-dev >/dev/null
 fi
-"$root/bin/vnet-vhost-user" --help >/dev/null  # builds the launcher once, outside the measurements
+# VNET_BENCH_VHOST_LAUNCHER: another checkout's bin/vnet-vhost-user (benchmarks/scripts/vhost-compare.sh).
+launcher=${VNET_BENCH_VHOST_LAUNCHER:-"$root/bin/vnet-vhost-user"}
+# Rebuilds the launcher's jars from the checkout's sources, outside the measurements: the launcher
+# alone only builds them when they are missing, and stale jars would measure old code.
+# VNET_BENCH_VHOST_BUILT=1: the caller already did.
+[ "${VNET_BENCH_VHOST_BUILT:-0}" = 1 ] || VNET_REBUILD=1 "$launcher" --help >/dev/null
+
 
 eal=(--no-pci --no-huge -m 512 --no-shconf)
 peer_pid=
@@ -66,7 +72,7 @@ vnet.devices = [ {
 } ]
 EOF
       exec 4>/dev/null
-      taskset -c 1 "$root/bin/vnet-vhost-user" --config "$work/vnet.conf" >"$log" 2>&1 &
+      taskset -c 1 "$launcher" --config "$work/vnet.conf" >"$log" 2>&1 &
       ;;
   esac
   peer_pid=$!
