@@ -11,14 +11,14 @@ root=$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)
 base=$(cd "$1" && pwd) cand=$(cd "$2" && pwd) rounds=$3 out=$4
 direction=${5:-rx} size=${6:-64} secs=${7:-6}
 mkdir -p "$out"
-for checkout in "$base" "$cand"; do # build each once, from its own sources
+for checkout in "$base" "$cand"; do # build each once: an older checkout's launcher may not check staleness
   VNET_REBUILD=1 "$checkout/bin/vnet-vhost-user" --help >/dev/null
 done
 run() { # label backend checkout round
   local dir="$out/$1-$4"
   rm -rf "$dir"; mkdir -p "$dir"
   VNET_BENCH_VHOST_DIRS=$direction VNET_BENCH_VHOST_SIZES=$size VNET_BENCH_VHOST_BACKENDS=$2 \
-    VNET_BENCH_VHOST_BUILT=1 VNET_BENCH_VHOST_LAUNCHER="$3/bin/vnet-vhost-user" "$root/benchmarks/scripts/vhost-user.sh" "$dir" 1 "$secs" \
+    VNET_BENCH_VHOST_LAUNCHER="$3/bin/vnet-vhost-user" "$root/benchmarks/scripts/vhost-user.sh" "$dir" 1 "$secs" \
     >"$dir/run.log" 2>&1 || { tail -20 "$dir/run.log"; return 1; }
 }
 for r in $(seq 1 "$rounds"); do

@@ -26,10 +26,9 @@ if ! command -v dpdk-testpmd >/dev/null; then
 fi
 # VNET_BENCH_VHOST_LAUNCHER: another checkout's bin/vnet-vhost-user (benchmarks/scripts/vhost-compare.sh).
 launcher=${VNET_BENCH_VHOST_LAUNCHER:-"$root/bin/vnet-vhost-user"}
-# Rebuilds the launcher's jars from the checkout's sources before measuring anything (a stale jar
-# measured old code here once; the launcher now also rebuilds when sources are newer, but that
-# would happen inside a measurement). VNET_BENCH_VHOST_BUILT=1: the caller already did.
-[ "${VNET_BENCH_VHOST_BUILT:-0}" = 1 ] || VNET_REBUILD=1 "$launcher" --help >/dev/null
+# The launcher (re)builds its jars when they are older than the checkout's sources (bin/lib/stale.sh):
+# let it do so here, outside the measurements.
+"$launcher" --help >/dev/null
 
 
 eal=(--no-pci --no-huge -m 512 --no-shconf)
